@@ -1,0 +1,9 @@
+"""The kernel: domain types, settings, errors, embedders, vector stores and search.
+
+Importing it is cheap: backends (torch, faiss, chromadb) load only when used.
+"""
+
+from retrieval.errors import RaglineError
+from retrieval.types import Chunk, Condition, Document, Filter, Hit, Message
+
+__all__ = ["Chunk", "Condition", "Document", "Filter", "Hit", "Message", "RaglineError"]

@@ -1,0 +1,237 @@
+"""Named collections in the data directory: identity, catalog, vector store and embedder.
+
+``collections/<name>/collection.json`` fixes what a collection was built with (embedder,
+model id, dimension, store backend, language, chunking); ``catalog.sqlite`` holds its
+documents and index version; ``store/`` its vectors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval import embedders, events
+from retrieval.catalog import Catalog
+from retrieval.embedders.base import Embedder, TokenCounter
+from retrieval.errors import CollectionMismatch, CollectionNotFound, UsageError
+from retrieval.keyword import KeywordIndex, open_collection_index
+from retrieval.settings import Settings
+from retrieval.stores import VectorStore
+from retrieval.stores.select import open_auto
+from retrieval.types import Chunk, Filter, Hit
+
+SAME_FORMAT = frozenset({"faiss", "faiss-gpu", "torch", "auto"})
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    name: str
+    embedder: str
+    model_id: str
+    dim: int
+    store: str
+    language: str
+    chunk_size: int
+    chunk_overlap: int
+    created: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise UsageError(
+            f"invalid collection name {name!r}: use 1-63 letters, digits, '.', '_' or '-'"
+        )
+    return name
+
+
+class Collection:
+    def __init__(self, path: Path, info: CollectionInfo, settings: Settings) -> None:
+        self.path = path
+        self.info = info
+        self.settings = settings
+        self.catalog = Catalog(path / "catalog.sqlite")
+        self._store: VectorStore | None = None
+        self.backend = info.store
+
+    # -- lifecycle ------------------------------------------------------------------------
+    @classmethod
+    def open(cls, name: str, settings: Settings, embedder: Embedder | None = None) -> Collection:
+        """Open an existing collection; ``embedder`` shares an already loaded model."""
+        path = settings.collections_dir / check_name(name)
+        meta = path / "collection.json"
+        if not meta.is_file():
+            raise CollectionNotFound(
+                f"collection {name!r} does not exist in {settings.collections_dir} "
+                f"(create it with: ragline ingest PATH --collection {name})"
+            )
+        info = CollectionInfo(**json.loads(meta.read_text()))
+        collection = cls(path, info, settings)
+        if embedder is not None and embedder.model_id == info.model_id:
+            collection.__dict__["embedder"] = embedder
+        return collection
+
+    @classmethod
+    def create(
+        cls, name: str, settings: Settings, embedder: str, language: str, store: str
+    ) -> Collection:
+        path = settings.collections_dir / check_name(name)
+        path.mkdir(parents=True, exist_ok=True)
+        spec = embedders.load_embedder(embedder, settings.embedding)
+        info = CollectionInfo(
+            name=name,
+            embedder=embedder,
+            model_id=spec.model_id,
+            dim=spec.dim,
+            store=store,
+            language=language,
+            chunk_size=settings.chunking.size,
+            chunk_overlap=settings.chunking.overlap,
+            created=time.time(),
+        )
+        tmp = path / "collection.json.tmp"
+        tmp.write_text(json.dumps(info.to_dict(), indent=2))
+        os.replace(tmp, path / "collection.json")
+        collection = cls(path, info, settings)
+        collection.__dict__["embedder"] = spec
+        return collection
+
+    @staticmethod
+    def exists(name: str, settings: Settings) -> bool:
+        return (settings.collections_dir / check_name(name) / "collection.json").is_file()
+
+    def close(self) -> None:
+        keyword = self.__dict__.pop("keyword", None)
+        if keyword is not None:
+            keyword.close()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        self.catalog.close()
+
+    def __enter__(self) -> Collection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- parts ----------------------------------------------------------------------------
+    @property
+    def store(self) -> VectorStore:
+        if self._store is None:
+            backend = self.info.store
+            requested = self.settings.store.backend
+            if backend in SAME_FORMAT and requested in SAME_FORMAT:
+                backend = requested  # FAISS CPU/GPU and torch share one on-disk format
+            s = self.settings.store
+            options: dict[str, Any] = {
+                "index": s.faiss_index,
+                "hnsw_m": s.hnsw_m,
+                "hnsw_ef_search": s.hnsw_ef_search,
+            }
+            self.backend, self._store = open_auto(
+                self.path / "store", self.info.dim, backend, **options
+            )
+        return self._store
+
+    @cached_property
+    def keyword(self) -> KeywordIndex:
+        """The BM25 index (``keyword/``), built from the store on first open if missing."""
+        return open_collection_index(
+            self.path / "keyword",
+            self.info.language,
+            self.settings.retrieval,
+            self.catalog,
+            lambda: self.store,
+        )
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        embedder = embedders.load_embedder(self.info.embedder, self.settings.embedding)
+        if embedder.model_id != self.info.model_id:
+            raise CollectionMismatch(
+                f"collection {self.info.name!r} was embedded with {self.info.model_id}, "
+                f"but {self.info.embedder!r} is now {embedder.model_id}; re-ingest it"
+            )
+        return embedder
+
+    @cached_property
+    def token_counter(self) -> TokenCounter:
+        return embedders.token_counter(self.info.embedder)
+
+    @property
+    def index_version(self) -> int:
+        return self.catalog.index_version
+
+    # -- writes (every index of the collection moves together) ----------------------------
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Store chunks in the vector store and every secondary index; idempotent by id."""
+        self.store.upsert(chunks, vectors)
+        self.keyword.upsert(chunks)
+
+    def delete(self, chunk_ids: Sequence[str]) -> int:
+        """Remove chunks from the vector store and every secondary index."""
+        removed = self.store.delete(chunk_ids)
+        self.keyword.delete(chunk_ids)
+        events.chunks_removed(self.settings, list(chunk_ids))
+        return removed
+
+    def remove_documents(self, doc_ids: Iterable[str]) -> tuple[int, int]:
+        """Delete documents with every chunk they have (or had in flight); (documents, chunks)."""
+        records = [r for r in map(self.catalog.document, doc_ids) if r is not None]
+        if not records:
+            return 0, 0
+        ids = sorted({i for r in records for i in r.stored_ids})
+        if ids:
+            self.delete(ids)
+        self.catalog.remove(r.doc_id for r in records)
+        return len(records), sum(len(r.chunk_ids) for r in records)
+
+    # -- queries --------------------------------------------------------------------------
+    def search(self, query: str, k: int = 5, where: Filter | None = None) -> list[Hit]:
+        """Dense search; ``retrieval.retrievers.search`` adds bm25, hybrid, MMR, rerank."""
+        vector = self.embedder.embed_query(query)
+        return self.store.search(np.asarray(vector, dtype=np.float32)[None, :], k, where)[0]
+
+    def stats(self) -> dict[str, Any]:
+        counts = self.catalog.counts()
+        return {
+            "name": self.info.name,
+            "documents": counts.get("done", 0) + counts.get("writing", 0),
+            "failed": counts.get("failed", 0),
+            "chunks": counts["chunks"],
+            "index_version": self.index_version,
+            "embedder": self.info.embedder,
+            "model_id": self.info.model_id,
+            "store": self.info.store,
+            "language": self.info.language,
+        }
+
+
+def list_collections(settings: Settings) -> list[str]:
+    root = settings.collections_dir
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "collection.json").is_file())
+
+
+def delete_collection(name: str, settings: Settings) -> None:
+    path = settings.collections_dir / check_name(name)
+    if not (path / "collection.json").is_file():
+        raise CollectionNotFound(f"collection {name!r} does not exist")
+    # Remove the identity file first: a half-deleted directory is never taken for a collection.
+    (path / "collection.json").unlink()
+    shutil.rmtree(path)

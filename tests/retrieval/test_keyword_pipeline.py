@@ -1,0 +1,46 @@
+"""The ingestion pipeline keeps the keyword index in step with the vector store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import Ingestor
+from retrieval.collection import Collection
+from retrieval.retrievers import SearchOptions, search
+from retrieval.settings import Settings
+
+
+def run(settings: Settings, docs: Path, prune: bool = False) -> None:
+    Ingestor(settings, "kw", embedder="minilm", store="faiss", workers=1).run([docs], prune=prune)
+
+
+def check_in_step(settings: Settings) -> set[str]:
+    with Collection.open("kw", settings) as coll:
+        ids = {i for r in coll.catalog.documents() for i in r.chunk_ids}
+        assert coll.keyword.ids() == ids
+        assert coll.store.count() == len(ids)
+        assert coll.keyword.config.language == coll.info.language == "en"
+        return ids
+
+
+@pytest.mark.slow
+def test_add_change_and_prune_move_the_keyword_index(settings: Settings, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Zebras graze on the savanna grasslands of Africa.\n")
+    (docs / "b.txt").write_text("Penguins swim in the cold Antarctic ocean.\n")
+    run(settings, docs)
+    first = check_in_step(settings)
+    (docs / "a.txt").write_text("Okapis hide in the rainforest of the Congo.\n")
+    run(settings, docs)
+    second = check_in_step(settings)
+    assert first != second
+    with Collection.open("kw", settings) as coll:
+        assert search(coll, "zebras savanna", SearchOptions(mode="bm25")).hits == ()
+        hits = search(coll, "okapi rainforest", SearchOptions(mode="bm25")).hits
+        assert [h.metadata["file_name"] for h in hits] == ["a.txt"]
+    (docs / "b.txt").unlink()
+    run(settings, docs, prune=True)
+    assert len(check_in_step(settings)) == 1
