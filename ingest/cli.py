@@ -1,0 +1,62 @@
+"""`ragline ingest`: a thin command over ingest.pipeline.Ingestor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.output import interactive, print_json
+from ingest.pipeline import Ingestor, IngestReport
+from retrieval.logs import setup_logging
+from retrieval.settings import load_settings
+
+
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files and directories to ingest.")],
+    collection: Annotated[str, typer.Option("--collection", "-c", help="Collection name.")],
+    workers: Annotated[
+        int | None, typer.Option(help="Parser processes (default: one per core).", min=1)
+    ] = None,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Remove documents whose files are gone.")
+    ] = False,
+    embedder: Annotated[
+        str | None,
+        typer.Option(help="New collections only: minilm, use-m3 or auto (by language)."),
+    ] = None,
+    store: Annotated[
+        str | None, typer.Option(help="New collections only: chroma, faiss, torch, auto.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON report.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """Load, chunk, embed and store documents; unchanged files are skipped."""
+    settings = load_settings()
+    setup_logging(settings.log_level, settings.log_json)
+    ingestor = Ingestor(settings, collection, embedder=embedder, store=store, workers=workers)
+    if interactive(quiet):
+        from tqdm import tqdm
+
+        bar = tqdm(desc="ingest", unit="file", dynamic_ncols=True)
+        report = ingestor.run(paths, prune=prune, progress=lambda _s, _p: bar.update(1))
+        bar.close()
+    else:
+        report = ingestor.run(paths, prune=prune)
+    if as_json:
+        print_json(report.to_dict())
+    elif not quiet:
+        _summary(report)
+    if report.files_failed:
+        raise typer.Exit(1)
+
+
+def _summary(report: IngestReport) -> None:
+    typer.echo(
+        f"{report.collection}: {report.files_ok} ingested, {report.files_skipped} unchanged, "
+        f"{len(report.files_failed)} failed; +{report.chunks_added} / -{report.chunks_removed} "
+        f"chunks; index version {report.index_version}; {report.seconds:.1f} s"
+    )
+    for failure in report.files_failed:
+        typer.echo(f"  failed: {failure['path']}: {failure['error']}", err=True)

@@ -1,0 +1,26 @@
+"""Shared fixtures: settings on a temporary data dir, and cheap access to real token counters."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from retrieval.embedders.offline import force_offline
+from retrieval.settings import Settings
+
+force_offline()
+
+EVAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "eval-data"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings isolated from the user's environment, data under tmp_path."""
+    for key in list(os.environ):
+        if key.startswith("RAGLINE_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    yield Settings(data_dir=tmp_path / "data")
