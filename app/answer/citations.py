@@ -1,0 +1,152 @@
+"""Citation checking: numbers that point nowhere are removed, unsupported sentences flagged.
+
+A sentence is supported when enough of its content words (CJK: character bigrams) occur in
+the sources it cites, or, failing that, when its embedding is close to theirs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.answer.types import Citation
+from retrieval.prompting.packing import PackedSource
+from retrieval.types import Hit
+
+MARKER = re.compile(r"[\[【]\s*(\d+(?:\s*[,，、]\s*\d+)*)\s*[\]】]")
+# Small models sometimes echo the fence tags that wrap sources: they are never answer text.
+FENCE_ECHO = re.compile(r"[\[<]/?source-[0-9a-f]{8,}[^\]>\n]*[\]>]")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])|\n+")
+_WORD = re.compile(r"[a-z0-9_]+(?:[.\-][a-z0-9_]+)*")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "with",
+        "by",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "it",
+        "this",
+        "that",
+        "as",
+        "at",
+        "from",
+        "you",
+        "your",
+        "can",
+        "use",
+        "using",
+        "not",
+        "no",
+        "do",
+        "does",
+        "how",
+        "what",
+        "which",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Checked:
+    text: str
+    citations: list[Citation]
+    removed: list[int]
+    unsupported: list[str]
+
+
+def terms(text: str) -> set[str]:
+    lowered = text.lower()
+    words = {w for w in _WORD.findall(lowered) if w not in _STOP and len(w) > 1}
+    for run in _CJK.findall(lowered):
+        words.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
+    return words
+
+
+def check_citations(
+    text: str,
+    sources: Sequence[PackedSource],
+    hits: Mapping[str, Hit],
+    embed: Callable[[list[str]], np.ndarray] | None = None,
+    min_overlap: float = 0.5,
+    min_similarity: float = 0.6,
+) -> Checked:
+    by_number = {s.number: s for s in sources}
+    removed: list[int] = []
+
+    def keep_valid(match: re.Match[str]) -> str:
+        numbers = [int(n) for n in re.split(r"\s*[,，、]\s*", match.group(1))]
+        valid = [n for n in numbers if n in by_number]
+        removed.extend(n for n in numbers if n not in by_number)
+        return "[" + ", ".join(map(str, valid)) + "]" if valid else ""
+
+    clean = MARKER.sub(keep_valid, FENCE_ECHO.sub("", text))
+    clean = re.sub(r"[ \t]+([.,;:。，])", r"\1", clean).strip()
+    cited_numbers: list[int] = []
+    unsupported: list[str] = []
+    for sentence in (s.strip() for s in _SENTENCE.split(clean)):
+        numbers = [
+            int(n) for m in MARKER.finditer(sentence) for n in re.split(r"\s*,\s*", m.group(1))
+        ]
+        if not numbers:
+            continue
+        cited_numbers.extend(n for n in numbers if n not in cited_numbers)
+        claim = MARKER.sub("", sentence)
+        evidence = " ".join(by_number[n].text for n in numbers)
+        if not _supported(claim, evidence, embed, min_overlap, min_similarity):
+            unsupported.append(sentence)
+    citations = [_citation(by_number[n], hits) for n in sorted(cited_numbers)]
+    return Checked(clean, citations, sorted(set(removed)), unsupported)
+
+
+def _supported(
+    claim: str,
+    evidence: str,
+    embed: Callable[[list[str]], np.ndarray] | None,
+    min_overlap: float,
+    min_similarity: float,
+) -> bool:
+    claim_terms = terms(claim)
+    if not claim_terms:
+        return True
+    overlap = len(claim_terms & terms(evidence)) / len(claim_terms)
+    if overlap >= min_overlap:
+        return True
+    if embed is None:
+        return False
+    vectors = embed([claim, evidence])
+    return float(np.dot(vectors[0], vectors[1])) >= min_similarity
+
+
+def _citation(source: PackedSource, hits: Mapping[str, Hit]) -> Citation:
+    metas = [hits[c].metadata for c in source.chunk_ids if c in hits]
+    starts = [int(m["start"]) for m in metas if "start" in m]
+    ends = [int(m["end"]) for m in metas if "end" in m]
+    return Citation(
+        number=source.number,
+        chunk_ids=source.chunk_ids,
+        doc_id=source.doc_id,
+        source=source.source,
+        file_name=Path(source.source).name,
+        page=source.page,
+        start=min(starts) if starts else None,
+        end=max(ends) if ends else None,
+        snippet=source.text,
+    )

@@ -1,0 +1,161 @@
+"""What makes two questions "the same" for the answer cache.
+
+The exact key is ``hash(namespace, normalised question)``. The namespace holds everything
+an answer depends on besides the question (tenant, collection, index version, retrieval
+settings, prompt and few-shot versions, model, generation params, conversation so far, the
+embedder of the question vectors); answers are only ever reused inside one namespace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from typing import Any
+
+from retrieval.types import Message
+
+_SPACE = re.compile(r"\s+")
+_TRAILING = re.compile(r"[\s\.\?\!,;:…。？！，；：、]+$")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NEGATION = re.compile(r"\b(?:not|no|never|without|none|cannot)\b|n't\b|不|没|无|非")
+# Words whose opposites embed almost identically ("enable"/"disable" ≈ 0.89 with MiniLM):
+# each class groups near-synonyms, and questions must name the same classes.
+_POLARITY_WORDS = {
+    "on": "enable enabled enables enabling activate activated activating",
+    "off": "disable disabled disables disabling deactivate deactivated deactivating",
+    "install": "install installed installs installing",
+    "uninstall": "uninstall uninstalled uninstalls uninstalling",
+    "add": "add added adds adding create created creates creating insert inserted inserting",
+    "remove": "remove removed removes removing delete deleted deletes deleting drop "
+    "dropped dropping erase erased erasing",
+    "start": "start started starts starting launch launched launching begin",
+    "stop": "stop stopped stops stopping halt halted shutdown",
+    "up": "increase increased increases increasing raise raising",
+    "down": "decrease decreased decreases decreasing reduce reduced reducing lower lowering",
+    "before": "before",
+    "after": "after",
+    "min": "min minimum smallest",
+    "max": "max maximum largest",
+    "upload": "upload uploaded uploading import imported importing",
+    "download": "download downloaded downloading export exported exporting",
+    "encrypt": "encrypt encrypted encrypting",
+    "decrypt": "decrypt decrypted decrypting",
+    "lock": "lock locked locking",
+    "unlock": "unlock unlocked unlocking",
+}
+_POLARITY = {word: cls for cls, words in _POLARITY_WORDS.items() for word in words.split()}
+_PHRASES = re.compile(r"\b(?:turn|switch)(?:ed|ing|s)? (on|off)\b|\bshut(?:ting|s)? down\b")
+_WORD = re.compile(r"[a-z]+")
+
+
+def _polarity(text: str) -> set[str]:
+    found = {m.group(1) or "stop" for m in _PHRASES.finditer(text)}
+    return found | {_POLARITY[w] for w in _WORD.findall(text) if w in _POLARITY}
+
+
+def normalise_question(question: str) -> str:
+    """NFKC, casefolded, whitespace collapsed, trailing punctuation trimmed."""
+    text = unicodedata.normalize("NFKC", question).casefold()
+    text = _SPACE.sub(" ", text).strip()
+    return _TRAILING.sub("", text)
+
+
+def guard_tokens(normalised: str) -> tuple[str, ...]:
+    """What two questions must share exactly before a paraphrase match counts: numbers and
+    versions ("3.11", "12"), negation, and the polarity of a few opposite verbs (enable vs
+    disable, add vs remove…). Embeddings barely separate "Python 3.11 on Debian 12" from
+    "Python 3.12 on Debian 11" (cosine 0.99 with MiniLM); this does."""
+    numbers = sorted(n.replace(",", ".") for n in _NUMBER.findall(normalised))
+    negated = ["¬"] if _NEGATION.search(normalised) else []
+    polarity = sorted(_polarity(normalised))
+    return (*numbers, *negated, *(f"~{p}" for p in polarity))
+
+
+def digest(value: Any, size: int = 32) -> str:
+    """A stable hex digest of JSON-able data (sorted keys, no whitespace)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:size]
+
+
+def _plain(value: Any) -> Any:
+    """Settings models, params and mappings as plain JSON-able data."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class CacheNamespace:
+    """Everything an answer depends on besides the question; ``digest`` is its stable hash."""
+
+    tenant: str
+    collection: str
+    index_version: int
+    retrieval: str
+    """Digest of the retrieval settings (mode, k, fusion, filters…)."""
+    prompt_version: str
+    examples_version: str
+    model_id: str
+    generation: str
+    """Digest of the generation params."""
+    conversation: str = ""
+    """Digest of the earlier turns; empty for a first question."""
+    embedder_id: str = ""
+    """Model of the question vectors: vectors of different models are never compared."""
+    sampled: bool = False
+    """Answers made with temperature > 0 (cached only when cache.cache_sampled is on)."""
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        tenant: str,
+        collection: str,
+        index_version: int,
+        retrieval: Any,
+        prompt_version: str,
+        examples_version: str,
+        model_id: str,
+        generation: Any,
+        history: Sequence[Message] = (),
+        embedder_id: str = "",
+    ) -> CacheNamespace:
+        """From the objects themselves: ``retrieval`` and ``generation`` may be settings
+        models, ``GenerationParams`` or mappings; ``history`` the conversation so far."""
+        gen = _plain(generation)
+        temperature = gen.get("temperature", 0) if isinstance(gen, Mapping) else 0
+        return cls(
+            tenant=tenant,
+            collection=collection,
+            index_version=int(index_version),
+            retrieval=digest(_plain(retrieval)),
+            prompt_version=prompt_version,
+            examples_version=examples_version,
+            model_id=model_id,
+            generation=digest(gen),
+            conversation=digest([m.to_dict() for m in history]) if history else "",
+            embedder_id=embedder_id,
+            sampled=bool(temperature and float(temperature) > 0),
+        )
+
+    @cached_property
+    def digest(self) -> str:
+        return digest(asdict(self))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "digest": self.digest}
+
+
+def exact_key(question: str, namespace: CacheNamespace) -> str:
+    """The exact-layer key of ``question`` in ``namespace``."""
+    text = f"{namespace.digest}\x00{normalise_question(question)}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]

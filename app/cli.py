@@ -1,0 +1,88 @@
+"""The root `ragline` command: each subcommand is a thin layer over a Python API."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from app.ask_cli import ask
+from app.cache_cli import cache_app
+from app.output import print_json
+from app.prompt_cli import prompt_app
+from app.runtime import install_cache_eviction
+from app.search_cli import search
+from app.serve_cli import serve
+from eval.cli import eval_app
+from ingest.cli import ingest
+from retrieval.collection import Collection, delete_collection, list_collections
+from retrieval.errors import RaglineError
+from retrieval.settings import load_settings
+
+app = typer.Typer(
+    name="ragline",
+    help="Retrieval-augmented generation: ingest documents, search them, answer from them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+collections_app = typer.Typer(help="List collections, or delete one.", invoke_without_command=True)
+app.command()(ingest)
+app.command()(search)
+app.command()(serve)
+app.command()(ask)
+app.add_typer(collections_app, name="collections")
+app.add_typer(cache_app, name="cache")
+app.add_typer(prompt_app, name="prompt")
+app.add_typer(eval_app, name="eval")
+
+
+@app.command()
+def config() -> None:
+    """Print the effective settings (defaults < ragline.toml < RAGLINE_* variables)."""
+    print_json(load_settings().dump())
+
+
+@collections_app.callback()
+def collections(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Name, documents, chunks, index version and embedder of each collection."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = load_settings()
+    rows = []
+    for name in list_collections(settings):
+        with Collection.open(name, settings) as coll:
+            rows.append(coll.stats())
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        typer.echo(f"no collections in {settings.collections_dir}")
+    for r in rows:
+        typer.echo(
+            f"{r['name']}: {r['documents']} documents, {r['chunks']} chunks, "
+            f"index version {r['index_version']}, {r['embedder']} ({r['store']})"
+        )
+
+
+@collections_app.command("delete")
+def collections_delete(name: Annotated[str, typer.Argument()]) -> None:
+    """Delete a collection and everything stored for it."""
+    delete_collection(name, load_settings())
+    typer.echo(f"deleted {name}")
+
+
+def main() -> None:
+    install_cache_eviction()
+    try:
+        app()
+    except RaglineError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)

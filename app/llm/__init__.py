@@ -1,0 +1,22 @@
+"""Language models behind one small protocol: embedded llama.cpp, OpenAI-compatible servers,
+and a recording fake for tests. ``load_llm(settings)`` picks one by name; importing this
+package loads no model library."""
+
+from app.llm.errors import InvalidGenerationParams, LLMBusy, LLMError, LLMUnavailable
+from app.llm.registry import BACKENDS, load_llm
+from app.llm.types import LLM, CancelToken, Completion, GenerationParams, TokenStream, collect
+
+__all__ = [
+    "BACKENDS",
+    "LLM",
+    "CancelToken",
+    "Completion",
+    "GenerationParams",
+    "InvalidGenerationParams",
+    "LLMBusy",
+    "LLMError",
+    "LLMUnavailable",
+    "TokenStream",
+    "collect",
+    "load_llm",
+]

@@ -1,0 +1,205 @@
+"""The embedded default: a GGUF model run in-process by llama.cpp (llama-cpp-python).
+
+The chat template comes from the GGUF's own metadata (llama-cpp-python's
+``Jinja2ChatFormatter``, the same one ``create_chat_completion`` uses); we format and
+tokenize the prompt ourselves so prompt tokens are exact and a stopping criterion can
+cancel between two tokens. One generation runs at a time; others wait in a bounded queue.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Generator, Sequence
+from pathlib import Path
+from typing import Any
+
+from app.llm.errors import LLMError, LLMUnavailable
+from app.llm.gate import GenerationGate
+from app.llm.types import (
+    CancelToken,
+    Completion,
+    FinishReason,
+    GenerationParams,
+    StreamingBackend,
+    TokenStream,
+)
+from retrieval.embedders.offline import force_offline
+from retrieval.types import Message
+
+
+class LlamaCppLLM(StreamingBackend):
+    """``LLM`` over one ``llama_cpp.Llama``; the model loads on first use (or ``load()``)."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        model_id: str,
+        *,
+        context_window: int = 4096,
+        threads: int = 0,
+        gpu_layers: int = 0,
+        batch_size: int = 512,
+        max_queue: int = 8,
+        queue_timeout_s: float = 120.0,
+    ) -> None:
+        self.model_path = model_path
+        self.model_id = model_id
+        self.context_window = context_window
+        self.threads = threads or os.cpu_count() or 1
+        self.gpu_layers = gpu_layers
+        self.batch_size = batch_size
+        self.gate = GenerationGate(max_queue, queue_timeout_s, label=f"LLM {model_id}")
+        self._load_lock = threading.Lock()
+        self._llama: Any = None
+        self._formatter: Any = None
+        self.tokens_sampled = 0
+        """Tokens sampled over this instance's life (tests use it to see generation stop)."""
+
+    # -- loading ------------------------------------------------------------------------
+    def load(self) -> Any:
+        with self._load_lock:
+            if self._llama is None:
+                self._llama, self._formatter = self._open()
+            return self._llama
+
+    def _open(self) -> tuple[Any, Any]:
+        force_offline()
+        try:
+            import llama_cpp
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        except ImportError as exc:
+            raise LLMUnavailable(
+                "the embedded LLM needs llama-cpp-python: pip install llama-cpp-python"
+            ) from exc
+        try:
+            llama = llama_cpp.Llama(
+                model_path=str(self.model_path),
+                n_ctx=self.context_window,
+                n_threads=self.threads,
+                n_threads_batch=self.threads,
+                n_gpu_layers=self.gpu_layers,
+                n_batch=min(self.batch_size, self.context_window),
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise LLMUnavailable(f"cannot load GGUF {self.model_path}: {exc}") from exc
+        template = llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            llama.close()
+            raise LLMUnavailable(f"GGUF {self.model_path.name} has no chat template")
+        eos_id, bos_id = llama.token_eos(), llama.token_bos()
+        formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=llama._model.token_get_text(eos_id) if eos_id != -1 else "",
+            bos_token=llama._model.token_get_text(bos_id) if bos_id != -1 else "",
+            stop_token_ids=[eos_id],
+        )
+        return llama, formatter
+
+    def close(self) -> None:
+        with self._load_lock:
+            if self._llama is not None:
+                self._llama.close()
+                self._llama = None
+
+    # -- the LLM protocol ---------------------------------------------------------------
+    def count_tokens(self, text: str) -> int:
+        if not text:
+            return 0
+        return len(self.load().tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        params: GenerationParams,
+        *,
+        cancel: CancelToken | None = None,
+    ) -> TokenStream:
+        self.gate.check()  # LLMBusy now, not at the first next()
+        return TokenStream(self._run(list(messages), params, cancel))
+
+    # -- one generation -----------------------------------------------------------------
+    def _prompt(self, messages: list[Message]) -> tuple[list[int], list[str], Any]:
+        llama, formatter = self.load(), self._formatter
+        result = formatter(messages=[m.to_dict() for m in messages])
+        tokens = llama.tokenize(
+            result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
+        )
+        stop = (
+            []
+            if result.stop is None
+            else [result.stop]
+            if isinstance(result.stop, str)
+            else list(result.stop)
+        )
+        return tokens, stop, result.stopping_criteria
+
+    def _run(
+        self, messages: list[Message], params: GenerationParams, cancel: CancelToken | None
+    ) -> Generator[str, None, Completion]:
+        started = time.perf_counter()
+        pieces: list[str] = []
+        finish: FinishReason = "cancelled"
+        first: float | None = None
+        prompt_tokens = 0
+        with self.gate.enter(cancel) as admitted:
+            if admitted:
+                import llama_cpp
+
+                tokens, stop, template_criteria = self._prompt(messages)
+                prompt_tokens = len(tokens)
+                budget = self.context_window - prompt_tokens
+                if budget <= 0:
+                    raise LLMError(
+                        f"prompt has {prompt_tokens} tokens, more than the context window "
+                        f"({self.context_window}, llm.context_window)"
+                    )
+
+                def should_stop(_ids: Any, _logits: Any) -> bool:
+                    self.tokens_sampled += 1
+                    return cancel is not None and cancel.cancelled
+
+                criteria = llama_cpp.StoppingCriteriaList([should_stop])
+                if template_criteria is not None:
+                    criteria.extend(template_criteria)
+                chunks = self._llama.create_completion(
+                    prompt=tokens,
+                    max_tokens=min(params.max_new_tokens, budget),
+                    temperature=params.temperature,
+                    top_p=params.top_p,
+                    top_k=params.top_k,
+                    min_p=0.0,
+                    repeat_penalty=params.repetition_penalty,
+                    seed=params.seed,
+                    stop=stop + list(params.stop),
+                    stopping_criteria=criteria,
+                    stream=True,
+                )
+                finish = "length"
+                try:
+                    for chunk in chunks:
+                        choice = chunk["choices"][0]
+                        if choice["text"]:
+                            first = first if first is not None else time.perf_counter()
+                            pieces.append(choice["text"])
+                            yield choice["text"]
+                        if choice["finish_reason"] is not None:
+                            finish = "stop" if choice["finish_reason"] == "stop" else "length"
+                        if cancel is not None and cancel.cancelled:
+                            break
+                finally:
+                    chunks.close()  # stops llama.cpp's token loop when the consumer leaves
+                if cancel is not None and cancel.cancelled:
+                    finish = "cancelled"
+        text = "".join(pieces)
+        return Completion(
+            text=text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=self.count_tokens(text) if text else 0,
+            finish_reason=finish,
+            model_id=self.model_id,
+            seconds=time.perf_counter() - started,
+            time_to_first_token=None if first is None else first - started,
+        )

@@ -1,0 +1,73 @@
+"""LLM backends by name; each imports its libraries only when chosen."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from app.llm.types import LLM
+from retrieval.errors import ConfigError
+from retrieval.settings import Settings
+
+
+def _llama_cpp(settings: Settings) -> LLM:
+    from app.llm.embedded import LlamaCppLLM
+    from app.llm.models import resolve_model
+
+    llm = settings.llm
+    model = resolve_model(llm, settings.data_dir)
+    return LlamaCppLLM(
+        model.path,
+        model.model_id,
+        context_window=llm.context_window,
+        threads=llm.threads,
+        gpu_layers=llm.gpu_layers,
+        batch_size=llm.batch_size,
+        max_queue=llm.max_queue,
+        queue_timeout_s=llm.queue_timeout_s,
+    )
+
+
+def _openai(settings: Settings) -> LLM:
+    from app.llm.openai_http import OpenAICompatibleLLM
+
+    llm = settings.llm
+    count: Callable[[str], int] | None = None
+    if settings.prompts.gguf_path is not None:
+        from retrieval.prompting.tokenizers import LlamaCppTokenizer
+
+        count = LlamaCppTokenizer(settings.prompts.gguf_path, llm.context_window).count
+    return OpenAICompatibleLLM(
+        llm.base_url,
+        llm.model,
+        api_key=llm.api_key.get_secret_value() if llm.api_key else None,
+        context_window=llm.context_window,
+        count_tokens=count,
+        connect_timeout_s=llm.connect_timeout_s,
+        timeout_s=llm.timeout_s,
+        max_retries=llm.max_retries,
+        backoff_s=llm.backoff_s,
+        max_backoff_s=llm.max_backoff_s,
+    )
+
+
+def _fake(settings: Settings) -> LLM:
+    from app.llm.fake import FakeLLM
+
+    return FakeLLM(context_window=settings.llm.context_window)
+
+
+BACKENDS: dict[str, Callable[[Settings], LLM]] = {
+    "llama-cpp": _llama_cpp,
+    "openai": _openai,
+    "fake": _fake,
+}
+
+
+def load_llm(settings: Settings) -> LLM:
+    """The LLM ``settings.llm.backend`` names (the embedded model is loaded on first use)."""
+    factory = BACKENDS.get(settings.llm.backend)
+    if factory is None:
+        raise ConfigError(
+            f"unknown llm.backend {settings.llm.backend!r}; choose one of {', '.join(BACKENDS)}"
+        )
+    return factory(settings)

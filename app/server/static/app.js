@@ -1,0 +1,244 @@
+// ragline chat page: no build step. Every piece of document or model text goes into the
+// page through textContent or text nodes, never innerHTML, so a document containing
+// <script> or <img onerror=...> stays text.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { history: [] };
+const MARKER = /\[(\d+(?:\s*,\s*\d+)*)\]/g;
+
+function el(tag, text, cls) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (cls) node.className = cls;
+  return node;
+}
+
+function headers(extra) {
+  const key = $("api-key").value.trim();
+  return key ? { ...extra, Authorization: `Bearer ${key}` } : { ...extra };
+}
+
+async function errorMessage(response) {
+  const body = await response.json().catch(() => ({}));
+  return (body.error && body.error.message) || `request failed (${response.status})`;
+}
+
+async function loadCollections(select) {
+  const picker = $("collection");
+  const wanted = select || picker.value;
+  const response = await fetch("/v1/collections", { headers: headers() });
+  if (!response.ok) {
+    $("empty").textContent = await errorMessage(response);
+    $("empty").hidden = false;
+    return;
+  }
+  const body = await response.json();
+  picker.replaceChildren();
+  for (const c of body.data || []) {
+    const option = el("option", `${c.name} (${c.documents} docs)`);
+    option.value = c.name;
+    picker.append(option);
+  }
+  if (wanted && [...picker.options].some((o) => o.value === wanted)) picker.value = wanted;
+  $("empty").hidden = picker.options.length > 0;
+  if (!$("upload-collection").value) $("upload-collection").value = picker.value || "uploads";
+}
+
+// The answer text with its [n] markers as links that open the matching citation.
+function renderAnswer(node, text, citations, list) {
+  node.replaceChildren();
+  const numbers = new Set((citations || []).map((c) => c.number));
+  let last = 0;
+  for (const match of text.matchAll(MARKER)) {
+    node.append(document.createTextNode(text.slice(last, match.index)));
+    node.append("[");
+    match[1].split(",").map((n) => Number(n.trim())).forEach((n, i) => {
+      if (i) node.append(", ");
+      if (!numbers.has(n)) { node.append(String(n)); return; }
+      const link = el("a", String(n), "cite");
+      link.href = "#";
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        const details = list.querySelector(`li[data-number="${n}"] details`);
+        if (details) { details.open = true; details.scrollIntoView({ block: "nearest" }); }
+      });
+      node.append(link);
+    });
+    node.append("]");
+    last = match.index + match[0].length;
+  }
+  node.append(document.createTextNode(text.slice(last)));
+}
+
+function renderCitations(list, citations) {
+  list.replaceChildren();
+  for (const c of citations || []) {
+    const item = el("li");
+    item.value = c.number;
+    item.dataset.number = String(c.number);
+    const details = el("details");
+    const name = c.file_name || c.source || "source";
+    const summary = el("summary");
+    summary.append(el("span", name, "file"));
+    if (c.page) summary.append(el("span", ` page ${c.page}`, "page"));
+    details.append(summary, el("div", c.snippet || c.text || "", "snippet"));
+    item.append(details);
+    list.append(item);
+  }
+}
+
+async function copy(text, button) {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    const area = el("textarea");
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    document.execCommand("copy");
+    area.remove();
+  }
+  button.textContent = "Copied";
+  setTimeout(() => { button.textContent = "Copy answer"; }, 1500);
+}
+
+function* sseEvents(buffer) {
+  let cut;
+  while ((cut = buffer.text.indexOf("\n\n")) >= 0) {
+    const event = buffer.text.slice(0, cut);
+    buffer.text = buffer.text.slice(cut + 2);
+    for (const line of event.split("\n")) {
+      if (line.startsWith("data: ")) yield line.slice(6);
+    }
+  }
+}
+
+async function ask(question) {
+  const turn = $("answer-template").content.firstElementChild.cloneNode(true);
+  turn.querySelector(".question").textContent = question;
+  const text = turn.querySelector(".text");
+  const list = turn.querySelector(".citations");
+  const meta = turn.querySelector(".meta");
+  const copyButton = turn.querySelector(".copy");
+  copyButton.addEventListener("click", () => copy(text.textContent, copyButton));
+  turn.classList.add("streaming");
+  $("conversation").append(turn);
+  turn.scrollIntoView({ block: "end" });
+  const messages = [...state.history, { role: "user", content: question }];
+  const response = await fetch("/v1/chat/completions", {
+    method: "POST",
+    headers: headers({ "Content-Type": "application/json" }),
+    body: JSON.stringify({
+      model: $("collection").value, messages, stream: true, mode: $("mode").value,
+    }),
+  });
+  if (!response.ok) {
+    text.textContent = await errorMessage(response);
+    text.classList.add("error");
+    turn.classList.remove("streaming");
+    return;
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  const buffer = { text: "" };
+  let answer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer.text += decoder.decode(value, { stream: true });
+    for (const data of sseEvents(buffer)) {
+      if (data === "[DONE]") continue;
+      const chunk = JSON.parse(data);
+      if (chunk.error) {
+        text.textContent = chunk.error.message;
+        text.classList.add("error");
+        continue;
+      }
+      const delta = chunk.choices && chunk.choices[0] && chunk.choices[0].delta;
+      if (delta && delta.content) {
+        answer += delta.content;
+        text.textContent = answer;
+      }
+      if (chunk.ragline) {
+        answer = chunk.ragline.answer ?? answer;
+        renderCitations(list, chunk.citations);
+        renderAnswer(text, answer, chunk.citations, list);
+        turn.querySelector(".cached").hidden = !chunk.ragline.cached;
+        const parts = [chunk.ragline.model_id, `${Math.round(chunk.ragline.total_ms ?? 0)} ms`];
+        if (chunk.ragline.cached) parts.push(`cache: ${chunk.ragline.cache_kind}`);
+        meta.textContent = parts.filter(Boolean).join(" · ");
+        turn.dataset.done = "true";
+      }
+    }
+  }
+  turn.classList.remove("streaming");
+  state.history.push({ role: "user", content: question }, { role: "assistant", content: answer });
+}
+
+async function upload(files, collection) {
+  const form = new FormData();
+  for (const f of files) form.append("files", f, f.name);
+  const line = el("li", `${[...files].map((f) => f.name).join(", ")}: uploading`, "job");
+  const bar = el("progress");
+  $("jobs").append(line);
+  const response = await fetch(`/v1/collections/${encodeURIComponent(collection)}/documents`, {
+    method: "POST", body: form, headers: headers(),
+  });
+  if (!response.ok) {
+    line.textContent = await errorMessage(response);
+    line.classList.add("error");
+    return;
+  }
+  const body = await response.json();
+  const label = el("span");
+  line.replaceChildren(label, bar);
+  line.dataset.job = body.job_id;
+  for (;;) {
+    const poll = await fetch(body.status_url, { headers: headers() });
+    if (!poll.ok) { label.textContent = await errorMessage(poll); line.classList.add("error"); return; }
+    const job = await poll.json();
+    bar.max = job.files_total || 1;
+    bar.value = job.files_done;
+    label.textContent = `${body.files.join(", ")} → ${collection}: ${job.state}, ${job.files_done}/${job.files_total} files `;
+    if (job.state === "done" || job.state === "failed") {
+      line.dataset.state = job.state;
+      if (job.message) line.append(el("div", job.message, "error"));
+      for (const e of job.errors || []) {
+        line.append(el("div", `failed: ${e.path.split("/").pop()}: ${e.error}`, "error"));
+      }
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await loadCollections(collection);
+}
+
+$("ask-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const question = $("question").value.trim();
+  if (!question) return;
+  $("question").value = "";
+  ask(question).catch((err) => console.error(err));
+});
+$("question").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey) {
+    event.preventDefault();
+    $("ask-form").requestSubmit();
+  }
+});
+$("collection").addEventListener("change", () => {
+  state.history = [];
+  $("upload-collection").value = $("collection").value;
+});
+$("new-chat").addEventListener("click", () => {
+  state.history = [];
+  $("conversation").replaceChildren();
+});
+$("upload-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  localStorage.setItem("ragline-key", $("api-key").value);
+  upload($("files").files, $("upload-collection").value.trim()).catch((err) => console.error(err));
+});
+$("api-key").value = localStorage.getItem("ragline-key") || "";
+loadCollections().catch((err) => console.error(err));

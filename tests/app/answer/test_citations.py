@@ -1,0 +1,51 @@
+"""Citation checking as pure functions, on hand-written sources."""
+
+from __future__ import annotations
+
+from app.answer.citations import check_citations, terms
+from retrieval.prompting.packing import PackedSource
+from retrieval.types import Hit
+
+
+def source(n: int, text: str, start: int = 0) -> tuple[PackedSource, Hit]:
+    cid = f"c{n}"
+    packed = PackedSource(
+        number=n, doc_id=f"d{n}", source=f"/docs/f{n}.md", page=n, chunk_ids=(cid,), text=text
+    )
+    hit = Hit(cid, f"d{n}", text, 1.0, {"start": start, "end": start + len(text)})
+    return packed, hit
+
+
+SOURCES = [
+    source(1, "APT installs packages from Debian archives with apt install.", 10),
+    source(2, "软件包由 APT 管理。用 apt install 安装软件包。", 0),
+]
+PACKED = [p for p, _ in SOURCES]
+HITS = {h.chunk_id: h for _, h in SOURCES}
+
+
+def test_invalid_numbers_are_removed_and_reported() -> None:
+    checked = check_citations("Use apt install [1, 4]. Also [7].", PACKED, HITS)
+    assert checked.text == "Use apt install [1]. Also."
+    assert checked.removed == [4, 7]
+    assert [c.number for c in checked.citations] == [1]
+    assert checked.citations[0].start == 10 and checked.citations[0].page == 1
+
+
+def test_unsupported_sentences_are_flagged_supported_ones_are_not() -> None:
+    checked = check_citations(
+        "APT installs packages from Debian archives [1]. Bananas grow on trees [1].", PACKED, HITS
+    )
+    assert checked.unsupported == ["Bananas grow on trees [1]."]
+
+
+def test_chinese_brackets_and_support_by_character_bigrams() -> None:
+    checked = check_citations("用 apt install 安装软件包【2】。", PACKED, HITS)
+    assert [c.number for c in checked.citations] == [2]
+    assert checked.unsupported == []
+    assert {"软件", "件包"} <= terms("软件包")
+
+
+def test_echoed_fence_tags_are_stripped() -> None:
+    text = '<source-5ff202b1be0a7094 n="1" origin="/docs/f1.md"> APT installs packages [1]'
+    assert check_citations(text, PACKED, HITS).text == "APT installs packages [1]"

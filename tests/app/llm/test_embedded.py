@@ -1,0 +1,98 @@
+"""The embedded llama.cpp backend with the real Qwen2.5-Coder-0.5B GGUF (slow: tiny prompts,
+a handful of tokens)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.llm import LLM, CancelToken, Completion, GenerationParams, LLMBusy
+from app.llm.embedded import LlamaCppLLM
+from app.llm.models import QWEN, resolve_model
+from retrieval.settings import LLMSettings
+from retrieval.types import Message
+
+pytestmark = pytest.mark.slow
+
+ASK = [Message("user", "Capital of France? One word.")]
+COUNT = [Message("user", "Count from 1 to 50, separated by spaces.")]
+# Assembled once per machine (491 MB) and reused: the sha256 marker beside it skips re-hashing.
+MODELS_DIR = Path(
+    os.environ.get("RAGLINE_TEST_MODELS", Path(tempfile.gettempdir()) / "ragline-test")
+)
+
+
+@pytest.fixture(scope="module")
+def qwen() -> Iterator[LlamaCppLLM]:
+    model = resolve_model(LLMSettings(model=QWEN.name), MODELS_DIR)
+    assert model.path == MODELS_DIR / "models" / QWEN.filename
+    llm = LlamaCppLLM(
+        model.path, model.model_id, context_window=512, threads=1, max_queue=1, queue_timeout_s=60
+    )
+    yield llm
+    llm.close()
+
+
+def test_generate_stream_and_count_tokens(qwen: LlamaCppLLM) -> None:
+    assert isinstance(qwen, LLM)
+    params = GenerationParams(max_new_tokens=4)
+    done = qwen.generate(ASK, params)
+    assert "paris" in done.text.casefold()
+    assert done.model_id == QWEN.model_id and done.finish_reason in ("stop", "length")
+    assert 20 < done.prompt_tokens < 60  # the GGUF's chat template adds a system turn
+    assert 1 <= done.completion_tokens <= 4
+    assert done.time_to_first_token is not None and done.seconds >= done.time_to_first_token
+    stream = qwen.stream(ASK, params)
+    pieces = list(stream)
+    assert stream.completion is not None
+    assert "".join(pieces) == stream.completion.text == done.text  # greedy: the same answer
+    assert qwen.count_tokens("Hello world") == 2
+    assert qwen.count_tokens("") == 0
+    assert qwen.generate(COUNT, GenerationParams(max_new_tokens=3)).finish_reason == "length"
+
+
+def test_closing_a_stream_stops_llama_cpp(qwen: LlamaCppLLM) -> None:
+    stream = qwen.stream(COUNT, GenerationParams(max_new_tokens=64))
+    first = [next(stream), next(stream)]
+    assert first
+    sampled = qwen.tokens_sampled
+    stream.close()
+    time.sleep(0.5)
+    assert qwen.tokens_sampled == sampled  # no token sampled after close
+    assert not qwen.gate.busy
+    # and a cancel token stops a generation between two tokens
+    cancel = CancelToken()
+    stream = qwen.stream(COUNT, GenerationParams(max_new_tokens=64), cancel=cancel)
+    first_piece = next(stream)
+    before = qwen.tokens_sampled
+    cancel.cancel()
+    rest = list(stream)
+    assert stream.completion is not None and stream.completion.finish_reason == "cancelled"
+    assert qwen.tokens_sampled - before <= 2 and len(rest) <= 2
+    assert stream.completion.text.startswith(first_piece)
+
+
+def test_full_queue_raises_busy(qwen: LlamaCppLLM) -> None:
+    running = qwen.stream(COUNT, GenerationParams(max_new_tokens=32))
+    next(running)  # holds the model
+    results: list[Completion] = []
+    waiter = threading.Thread(
+        target=lambda: results.append(qwen.generate(ASK, GenerationParams(max_new_tokens=2)))
+    )
+    waiter.start()
+    deadline = time.monotonic() + 10
+    while qwen.gate.waiting < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(LLMBusy, match=r"1 requests already waiting \(llm.max_queue = 1\)"):
+        qwen.stream(ASK, GenerationParams(max_new_tokens=2))
+    with pytest.raises(LLMBusy):
+        qwen.generate(ASK, GenerationParams(max_new_tokens=2))
+    running.close()
+    waiter.join(60)
+    assert len(results) == 1 and results[0].text

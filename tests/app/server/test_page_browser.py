@@ -1,0 +1,164 @@
+"""The chat page in a real headless Chromium (Debian's, driven by Playwright) against a real
+uvicorn server: streamed answer, numbered citations, escaping of hostile document text, the
+cache marker, copy, and an upload that becomes searchable. Screenshots go to artifacts/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.pipeline import Ingestor
+from tests.app.server.live import (
+    API_KEY,
+    Live,
+    clean_environment,
+    echo_first_source,
+    live_server,
+    live_settings,
+)
+from tests.ingest.corpus import write_corpus
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+HOSTILE = (
+    "# Zebra protocol\n\n"
+    "The zebra handshake sends <script>window.__pwned=1</script> and "
+    '<img src=x onerror="window.__pwned=2"> as its greeting markers.\n'
+)
+QUESTION = "What does the zebra handshake send as its greeting markers?"
+
+if not os.path.exists(CHROMIUM):
+    pytest.skip("Debian chromium is not installed", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    root = tmp_path_factory.mktemp("page")
+    with clean_environment():
+        settings = live_settings(root / "data")
+        write_corpus(root / "docs")
+        (root / "docs" / "zebra.md").write_text(HOSTILE, encoding="utf-8")
+        Ingestor(settings, "kb", embedder="minilm", workers=1).run([root / "docs"])
+        with live_server(settings) as server:
+            server.fake.default = echo_first_source
+            yield server
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, live: Live) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.url)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def on_dialog(dialog: Any) -> None:  # alert() from injected markup would land here
+        errors.append(f"dialog: {dialog.message}")
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.goto(live.url + "/")
+    page.wait_for_selector("#collection option[value=kb]", state="attached")
+    ARTIFACTS.mkdir(exist_ok=True)
+    yield page
+    assert errors == [], errors
+    context.close()
+
+
+def ask(page: Any, question: str) -> Any:
+    before = page.locator(".turn").count()
+    page.fill("#question", question)
+    page.press("#question", "Enter")
+    turn = page.locator(".turn").nth(before)
+    turn.wait_for()
+    return turn
+
+
+def test_streamed_cited_escaped_and_cached(page: Any, live: Live) -> None:
+    live.fake.delay_s = 0.05  # slow enough to watch the text arrive
+    try:
+        turn = ask(page, QUESTION)
+        page.wait_for_function(
+            "() => { const t = document.querySelector('.turn.streaming .text');"
+            " return t && t.textContent.length > 0; }"
+        )
+        partial = turn.locator(".text").text_content()
+        turn.locator("xpath=self::*[@data-done='true']").wait_for(timeout=60_000)
+    finally:
+        live.fake.delay_s = 0.0
+    text = turn.locator(".text").text_content()
+    assert partial and len(partial) < len(text), "the answer arrived in one piece, not streamed"
+    assert "<script>window.__pwned=1</script>" in text  # shown as text ...
+    assert page.evaluate("window.__pwned") is None  # ... and never run
+    assert turn.locator("script, img").count() == 0
+    assert not turn.locator(".badge.cached").is_visible()
+
+    citation = turn.locator(".citations li").first
+    assert citation.locator("summary").text_content() == "zebra.md"
+    turn.locator("a.cite").first.click()  # the [1] marker opens its source
+    snippet = citation.locator(".snippet")
+    snippet.wait_for(state="visible")
+    assert '<img src=x onerror="window.__pwned=2">' in snippet.text_content()
+    page.wait_for_timeout(300)  # give a hostile onerror a chance to fire
+    assert page.evaluate("window.__pwned") is None
+
+    turn.locator("button.copy").click()
+    assert page.evaluate("navigator.clipboard.readText()") == text
+
+    page.screenshot(path=str(ARTIFACTS / "page-answer.png"), full_page=True)
+    page.click("#new-chat")  # a fresh conversation: the same question, no history
+    again = ask(page, QUESTION)
+    again.locator("xpath=self::*[@data-done='true']").wait_for(timeout=60_000)
+    assert again.locator(".badge.cached").is_visible()
+    assert "cache: exact" in again.locator(".meta").text_content()
+    assert again.locator(".text").text_content() == text
+    page.screenshot(path=str(ARTIFACTS / "page-cached.png"), full_page=True)
+
+
+def test_uploaded_file_becomes_searchable(page: Any, tmp_path: Path) -> None:
+    doc = tmp_path / "kiwi-orchard.md"
+    doc.write_text(
+        "# Kiwi orchard\n\nThe kiwi orchard in Motueka ships its fruit every Tuesday.\n",
+        encoding="utf-8",
+    )
+    page.click("#upload-panel summary")
+    page.fill("#upload-collection", "kb")
+    page.fill("#api-key", API_KEY)
+    page.set_input_files("#files", str(doc))
+    page.click("#upload")
+    job = page.locator("#jobs li.job").last
+    job.locator("xpath=self::*[@data-state]").wait_for(timeout=180_000)
+    assert job.get_attribute("data-state") == "done", job.text_content()
+    assert "1/1 files" in job.text_content()
+    assert page.locator("#collection option[value=kb]").text_content() == "kb (9 docs)"
+
+    turn = ask(page, "When does the kiwi orchard in Motueka ship its fruit?")
+    turn.locator("xpath=self::*[@data-done='true']").wait_for(timeout=60_000)
+    assert "every Tuesday" in turn.locator(".text").text_content()
+    assert turn.locator(".citations summary").first.text_content() == "kiwi-orchard.md"
+    page.screenshot(path=str(ARTIFACTS / "page-upload.png"), full_page=True)
