@@ -130,3 +130,17 @@ def test_chinese_collection_gets_the_multilingual_embedder(
     with Collection.open("zh", settings) as coll:
         assert coll.info.embedder == "use-m3" and coll.info.language == "zh"
         assert "b.txt" in coll.search("怎么启用服务", k=1)[0].source
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_language_is_judged_on_the_documents_not_the_first_one_parsed(
+    settings: Settings, tmp_path: Path, workers: int
+) -> None:
+    # "debian-zh.txt" takes the fast plain-text path and can finish parsing before the
+    # English markdown files that sort ahead of it; the collection is English all the same
+    docs = tmp_path / "docs"
+    write_corpus(docs)
+    report = Ingestor(settings, "mixed", workers=workers).run([docs]).to_dict()
+    assert report["files_ok"] == 7
+    with Collection.open("mixed", settings) as coll:
+        assert coll.info.language == "en" and coll.info.embedder == "minilm"
