@@ -137,3 +137,46 @@ def summarise(records: Sequence[Record]) -> dict[str, dict[str, float | int | No
         numbers = [v for v in values if v is not None]
         out[name] = {"mean": sum(numbers) / len(numbers) if numbers else None, "n": len(numbers)}
     return out
+
+
+GATES = {
+    "answer_em": "exact_match",
+    "answer_f1": "token_f1",
+    "citation_precision": "citation_precision",
+    "citation_recall": "citation_recall",
+    "supported_rate": "unsupported",
+    "not_found_rate": "not_found",
+    "cache_hit_rate": "cache_hit",
+}
+"""``--fail-under`` names of the answer metrics (higher is better for each):
+``supported_rate`` is 1 − the share of answers with unsupported sentences."""
+
+
+def gate_value(summary: Mapping[str, Mapping[str, Any]], gate: str) -> float | None:
+    """The value a gate named in :data:`GATES` compares (None: no question it applies to)."""
+    metric = GATES[gate]
+    value = summary[metric]["mean"]
+    if value is None:
+        return None
+    return 1.0 - float(value) if metric == "unsupported" else float(value)
+
+
+QUALITY_PARTS = ("token_f1", "citation_precision", "citation_recall", "unsupported", "not_found")
+
+
+def quality(scores: Mapping[str, float | None]) -> float:
+    """One number to rank answers from worst to best: the mean of token F1, citation
+    precision and recall, "supported" (1 − unsupported) and "not found" (unanswerable
+    questions), over those that apply; 1.0 when none does."""
+    values = [
+        1.0 - v if name == "unsupported" else v
+        for name in QUALITY_PARTS
+        if (v := scores.get(name)) is not None
+    ]
+    return sum(values) / len(values) if values else 1.0
+
+
+def worst(records: Sequence[Record], n: int) -> list[Record]:
+    """The ``n`` scored records (with ``quality``) below 1.0 or failed, worst first."""
+    bad = [r for r in records if r["quality"] < 1.0 or r.get("error")]
+    return sorted(bad, key=lambda r: (r["quality"], str(r["id"])))[:n]

@@ -5,14 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from retrieval.errors import UsageError
+
+if TYPE_CHECKING:
+    from eval.config import RunConfig
+    from eval.datasets import Dataset
+    from eval.report import Gate
+    from retrieval.settings import Settings
 
 eval_app = typer.Typer(
     help="Evaluate retrieval on labelled datasets (BEIR or QA format) and compare reports.",
@@ -45,7 +51,10 @@ def run(
         list[str] | None,
         typer.Option(
             "--fail-under",
-            help="METRIC=VALUE gate on the first configuration, e.g. ndcg@10=0.6 (repeatable).",
+            help="METRIC=VALUE gate (repeatable): a retrieval metric of the first "
+            "configuration, e.g. ndcg@10=0.6, or an answer metric (QA datasets): answer_em, "
+            "answer_f1, citation_precision, citation_recall, supported_rate (1 − share of "
+            "answers with unsupported sentences), not_found_rate, cache_hit_rate.",
         ),
     ] = None,
     baselines: Annotated[
@@ -60,9 +69,33 @@ def run(
         int | None, typer.Option(min=1, help="Score only the first N queries (quick runs).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and the paired test.")] = 0,
+    answers: Annotated[
+        bool | None,
+        typer.Option(
+            "--answers/--no-answers",
+            help="Also answer every question with the answer pipeline and score the answers "
+            "(default: on for QA datasets; BEIR sets have no expected answers).",
+        ),
+    ] = None,
+    llm: Annotated[
+        str | None,
+        typer.Option(
+            help="LLM backend for the answers: llama-cpp, openai or fake "
+            "(default: the llm.backend setting)."
+        ),
+    ] = None,
+    answer_limit: Annotated[
+        int | None,
+        typer.Option(
+            "--answer-limit",
+            min=1,
+            help="Answer only the first N questions (the embedded model is slow on a CPU).",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Ingest the dataset's corpus (cached), run every query, write JSON + Markdown + HTML."""
+    """Ingest the dataset's corpus (cached), run every query, write JSON + Markdown + HTML;
+    on QA datasets also answer every question and score the answers."""
     from eval.datasets import load_dataset
     from eval.metrics import DEFAULT_METRICS, parse_metric
     from eval.report import Gate, build_report, write_reports
@@ -74,13 +107,15 @@ def run(
     started = dt.datetime.now(dt.UTC)
     gates = [Gate.parse(g) for g in fail_under or []]
     names = [parse_metric(x).name for x in (metric or DEFAULT_METRICS)]
-    names += [g.metric for g in gates if g.metric not in names]
-    settings = load_settings()
+    names += [g.metric for g in gates if not g.on_answers and g.metric not in names]
+    settings = _with_llm(load_settings(), llm)
     setup_logging(settings.log_level, settings.log_json)
     configs = load_configs(config or [], settings)
     data = load_dataset(dataset, split)
     if not data.queries:
         raise UsageError(f"dataset {data.name!r} has no scored queries")
+    with_answers = _answers_wanted(data.format, data.name, answers, gates)
+    full = data
     if limit is not None and limit < len(data.queries):
         keep = list(data.queries)[:limit]
         skipped = {**data.skipped, "queries_over_limit": len(data.queries) - limit}
@@ -92,7 +127,12 @@ def run(
         )
     say = _say(quiet)
     result = run_eval(data, configs, settings, names, baselines=baselines, log=say)
-    doc = build_report(result, settings, gates, command=sys.argv, started=started, seed=seed)
+    answer_doc = None
+    if with_answers:
+        answer_doc = _answer_pass(full, configs[0], settings, answer_limit, say)
+    doc = build_report(
+        result, settings, gates, command=sys.argv, started=started, seed=seed, answers=answer_doc
+    )
     paths = write_reports(doc, report)
     first = names[0]
     for c in doc["configs"]:
@@ -101,16 +141,68 @@ def run(
             f"{c['name']}: {first} {s['mean']:.4f} [{s['low']:.4f}, {s['high']:.4f}], "
             f"p50 {c['latency']['p50_ms']:.1f} ms"
         )
+    if answer_doc is not None:
+        values = ", ".join(f"{g} {_value(v)}" for g, v in answer_doc["gates"].items())
+        typer.echo(f"answers ({answer_doc['questions']} questions): {values}")
     typer.echo(f"report: {paths['html']} (also {paths['md'].name}, {paths['json'].name})")
     failed = [g for g in doc["gates"] if not g["passed"]]
     for g in doc["gates"]:
         verdict = "FAIL" if not g["passed"] else "pass"
         typer.echo(
-            f"gate {verdict}: {g['metric']} = {g['value']:.4f} (needs ≥ {g['threshold']})",
+            f"gate {verdict}: {g['metric']} = {_value(g['value'])} (needs ≥ {g['threshold']})",
             err=bool(failed),
         )
     if failed:
         raise typer.Exit(1)
+
+
+def _value(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _with_llm(settings: Settings, backend: str | None) -> Settings:
+    """``settings`` with ``--llm`` as the LLM backend."""
+    if backend is None:
+        return settings
+    from app.llm import BACKENDS
+
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown --llm {backend!r}; choose one of {', '.join(BACKENDS)}")
+    return settings.model_copy(update={"llm": settings.llm.model_copy(update={"backend": backend})})
+
+
+def _answers_wanted(fmt: str, name: str, asked: bool | None, gates: Sequence[Gate]) -> bool:
+    """Whether to run the answer pass: on for QA datasets unless ``--no-answers``."""
+    if asked and fmt != "qa":
+        raise UsageError(
+            f"--answers needs a QA-format dataset (qa.jsonl with expected answers); "
+            f"{name!r} is {fmt.upper()}"
+        )
+    wanted = fmt == "qa" if asked is None else asked
+    on_answers = [g.metric for g in gates if g.on_answers]
+    if on_answers and not wanted:
+        raise UsageError(
+            f"--fail-under {on_answers[0]} gates an answer metric: it needs a QA-format "
+            "dataset with answers on"
+        )
+    return wanted
+
+
+def _answer_pass(
+    data: Dataset,
+    config: RunConfig,
+    settings: Settings,
+    limit: int | None,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    from app.llm import load_llm
+    from eval.answers import run_answers
+
+    model = load_llm(settings)
+    try:
+        return run_answers(data, config, settings, model, limit=limit, log=say).to_dict()
+    finally:
+        model.close()
 
 
 @eval_app.command("synth")

@@ -256,6 +256,12 @@ def file_stem(doc_id: str) -> str:
     return "h-" + hashlib.sha1(doc_id.encode()).hexdigest()
 
 
+def corpus_id(file_name: str, stems: Mapping[str, str]) -> str:
+    """The corpus document id behind a file of the materialised corpus (path or name)."""
+    stem = Path(file_name).name.removesuffix(".txt")
+    return stems.get(stem, stem)
+
+
 def materialise(corpus: Mapping[str, CorpusDoc], out: Path) -> dict[str, str]:
     """Write each document as ``<stem>.txt`` (title, blank line, text), skipping files that
     already hold the same text; returns stem → document id (hits map back through it)."""

@@ -14,12 +14,13 @@ import os
 import platform
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from eval import stats
+from eval.answer_metrics import GATES
 from eval.metrics import mean, parse_metric
 from eval.runner import ConfigResult, EvalRun
 from retrieval.errors import UsageError
@@ -37,14 +38,29 @@ class Gate:
 
     @classmethod
     def parse(cls, text: str) -> Gate:
+        """``METRIC=VALUE``: a retrieval metric (``ndcg@10``) or an answer metric (a name in
+        :data:`eval.answer_metrics.GATES`, e.g. ``answer_f1``); 0 ≤ VALUE ≤ 1."""
         name, sep, value = text.partition("=")
         try:
             threshold = float(value)
         except ValueError:
             threshold = float("nan")
         if not sep or not 0.0 <= threshold <= 1.0:
-            raise UsageError(f"invalid --fail-under {text!r}: use METRIC=VALUE, e.g. ndcg@10=0.6")
-        return cls(parse_metric(name).name, threshold)
+            raise UsageError(
+                f"invalid --fail-under {text!r}: use METRIC=VALUE with 0 ≤ VALUE ≤ 1, "
+                "e.g. ndcg@10=0.6 or answer_f1=0.3"
+            )
+        if name.strip().lower() in GATES:
+            return cls(name.strip().lower(), threshold)
+        try:
+            return cls(parse_metric(name).name, threshold)
+        except UsageError as exc:
+            raise UsageError(f"{exc}; answer metrics: {', '.join(GATES)}") from None
+
+    @property
+    def on_answers(self) -> bool:
+        """Whether the gate applies to the answer metrics (QA datasets, ``--answers``)."""
+        return self.metric in GATES
 
 
 # -- provenance -------------------------------------------------------------------------------
@@ -115,7 +131,10 @@ def build_report(
     command: Sequence[str] = (),
     started: dt.datetime | None = None,
     seed: int = 0,
+    answers: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The report document; ``answers`` is :meth:`eval.answers.AnswerRun.to_dict` when the
+    answer pipeline ran (QA datasets), else the report's "answers" is None."""
     results = run.results
     primary = results[0]
     configs = []
@@ -136,16 +155,7 @@ def build_report(
             c = stats.compare(metric, a, b, seed=seed)
             comparisons.append({"config": primary.name, "baseline": other.name, **c.to_dict()})
     means = {r.name: {k: mean(v) for k, v in r.per_query.items()} for r in results}
-    gate_rows = [
-        {
-            "config": primary.name,
-            "metric": g.metric,
-            "threshold": g.threshold,
-            "value": means[primary.name].get(g.metric),
-            "passed": means[primary.name].get(g.metric, -1.0) >= g.threshold,
-        }
-        for g in gates
-    ]
+    gate_rows = [_gate_row(g, primary.name, means[primary.name], answers) for g in gates]
     candidates = [r for r in results if r.role != "baseline"]
     best = {
         metric: max(candidates, key=lambda r: means[r.name][metric]).name for metric in run.metrics
@@ -174,6 +184,25 @@ def build_report(
         "best": best,
         "gates": gate_rows,
         "failures": failures(run, primary),
+        "answers": dict(answers) if answers is not None else None,
+    }
+
+
+def _gate_row(
+    gate: Gate, primary: str, means: Mapping[str, float], answers: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    value: float | None
+    if gate.on_answers:
+        value = answers["gates"][gate.metric] if answers is not None else None
+        config = answers["config"] if answers is not None else primary
+    else:
+        value, config = means.get(gate.metric), primary
+    return {
+        "config": config,
+        "metric": gate.metric,
+        "threshold": gate.threshold,
+        "value": value,
+        "passed": value is not None and value >= gate.threshold,
     }
 
 

@@ -9,7 +9,18 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from eval.report_md import comparison_rows, num, params_rows, provenance, summary_rows
+from eval.answer_metrics import worst
+from eval.report_md import (
+    WORST_ANSWERS,
+    answer_drill,
+    answer_notes,
+    answer_rows,
+    comparison_rows,
+    num,
+    params_rows,
+    provenance,
+    summary_rows,
+)
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;
@@ -88,7 +99,7 @@ def render(report: Mapping[str, Any], images: Mapping[str, bytes] | None = None)
         for name, png in images.items():
             parts += [f"<h3>{escape(titles.get(name, name))}</h3>", _img(png, name)]
         parts += ["</div>"]
-    parts += _failures(report)
+    parts += _failures(report) + _answers(report)
     settings = json.dumps(report["settings"], indent=1, ensure_ascii=False)
     parts += [
         "<h2>Settings</h2>",
@@ -165,5 +176,33 @@ def _failures(report: Mapping[str, Any]) -> list[str]:
             "<th>title</th></tr>",
             *lines,
             "</table></details>",
+        ]
+    return out
+
+
+def _answers(report: Mapping[str, Any]) -> list[str]:
+    a = report.get("answers")
+    if not a:
+        return []
+    out = [
+        f"<h2>Answers of {escape(a['config'])} ({a['questions']} questions)</h2>",
+        _table(*answer_rows(report), numeric_from=2),
+        *[f'<p class="muted">{escape(note)}</p>' for note in answer_notes(report)],
+    ]
+    rows = worst(a["records"], WORST_ANSWERS)
+    out.append(
+        f"<h3>Worst answers ({len(rows)} listed, lowest quality first)</h3>"
+        '<p class="muted">Quality: the mean of token F1, citation precision and recall, '
+        "1 − unsupported and “not found”, over those that apply to the question.</p>"
+    )
+    for n, row in enumerate(rows):
+        fields = "".join(
+            f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in answer_drill(row).items()
+        )
+        out += [
+            f"<details{' open' if n < 3 else ''}><summary>{escape(row['question'])} "
+            f'<span class="muted">({escape(row["id"])}; quality {row["quality"]:.2f})</span>'
+            "</summary>",
+            f'<dl class="meta">{fields}</dl></details>',
         ]
     return out

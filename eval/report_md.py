@@ -6,6 +6,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from eval.answer_metrics import ANSWER_METRICS, GATES, worst
+
+WORST_ANSWERS = 20  # answers listed in the drill-down
+
 
 def num(value: Any, digits: int = 3) -> str:
     if value is None:
@@ -143,6 +147,8 @@ def render(report: Mapping[str, Any], images: Mapping[str, str] | None = None) -
         out += ["", "## Plots", ""]
         out += [f"![{name}]({file})" for name, file in images.items()]
     out += ["", *failures_md(report)]
+    if report.get("answers"):
+        out += ["", *answers_md(report)]
     out += ["", "## Settings", "", "```json", json.dumps(report["settings"], indent=1), "```", ""]
     return "\n".join(out)
 
@@ -157,4 +163,93 @@ def failures_md(report: Mapping[str, Any]) -> list[str]:
         got = "; ".join(f"{g['id']} {g['score']:.3f}" for g in row["got"][:5])
         out += ["", f"- **{row['query']}** (`{row['id']}`, {found})"]
         out += [f"  - expected: {expected}", f"  - got: {got}"]
+    return out
+
+
+# -- answers (QA datasets) ---------------------------------------------------------------------
+def answer_rows(report: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    summary = report["answers"]["summary"]
+    gate_of = {metric: gate for gate, metric in GATES.items()}
+    rows = []
+    for metric, label in ANSWER_METRICS.items():
+        gate = gate_of[metric] + (" (1 − value)" if metric == "unsupported" else "")
+        s = summary[metric]
+        rows.append([label, gate, num(s["mean"]), str(s["n"])])
+    return ["metric", "--fail-under name", "value", "questions"], rows
+
+
+def answer_notes(report: Mapping[str, Any]) -> list[str]:
+    """The sentences that say how the answer metrics were measured."""
+    a = report["answers"]
+    llm, cache = a["llm"], a["cache"]
+    asked = (
+        f"{a['questions']} questions ({a['answerable']} answerable, "
+        f"{a['unanswerable']} unanswerable) answered by {llm['model_id']} "
+        f"({llm['backend']} backend) through the answer pipeline, on the collection of "
+        f"{a['config']}, in {a['seconds']:.1f} s (p50 {a['latency']['p50_ms'] / 1000:.2f} s "
+        "per answer)."
+    )
+    if a["skipped"]:
+        asked += " Left out: " + ", ".join(f"{k} {v}" for k, v in a["skipped"].items()) + "."
+    if a["errors"]:
+        asked += f" The model failed {a['errors']} request(s); those answers score 0."
+    notes = [
+        asked,
+        "Each value is a mean over the questions it applies to: exact match and token F1 "
+        "over answerable questions with expected answers (citation markers removed, SQuAD "
+        "normalisation); citation precision over answerable questions answered with "
+        "citations; citation recall over answerable questions with expected sources; "
+        'unsupported sentences over all answers; the "not found" rate over unanswerable '
+        "questions.",
+    ]
+    if cache.get("enabled"):
+        first = sum(1 for r in a["records"] if r.get("first_pass_cache"))
+        notes.append(
+            "Cache hit rate: after the first pass every question was asked a second time; "
+            "the rate is the share of those repeated questions served from the answer cache "
+            f"({cache.get('backend', '?')}, under a key prefix of this run's own: empty at "
+            f"the start, cleared at the end). {first} first-pass answer(s) came from the "
+            "cache (repeated or paraphrased questions in the set)."
+        )
+    else:
+        notes.append("The answer cache is disabled: no repeated pass, no cache hit rate.")
+    return notes
+
+
+def answer_drill(row: Mapping[str, Any]) -> dict[str, str]:
+    """One answer of the drill-down as labelled plain-text fields."""
+    expected = " | ".join(row["expected_answers"]) or "–"
+    if not row["answerable"]:
+        expected = "none: the corpus does not answer it"
+    scores = ", ".join(
+        f"{m} {v:.2f}" for m, v in row["scores"].items() if v is not None and m != "cache_hit"
+    )
+    fields = {
+        "expected answer": expected,
+        "answer": row["text"] or "–",
+        "cited": ", ".join(row["cited"]) or "–",
+        "expected sources": ", ".join(row["expected_sources"]) or "–",
+        "scores": scores or "–",
+    }
+    if row["unsupported"]:
+        fields["unsupported"] = " / ".join(row["unsupported"])
+    if row.get("error"):
+        fields["error"] = row["error"]
+    return fields
+
+
+def answers_md(report: Mapping[str, Any]) -> list[str]:
+    a = report["answers"]
+    out = [f"## Answers of {a['config']} ({a['questions']} questions)", ""]
+    out += [table(*answer_rows(report)), ""]
+    out += [f"- {note}" for note in answer_notes(report)]
+    rows = worst(a["records"], WORST_ANSWERS)
+    out += ["", f"### Worst answers ({len(rows)} listed, lowest quality first)", ""]
+    out += [
+        "Quality: the mean of token F1, citation precision and recall, 1 − unsupported and "
+        '"not found", over those that apply to the question.'
+    ]
+    for row in rows:
+        out += ["", f"- **{row['question']}** (`{row['id']}`, quality {row['quality']:.2f})"]
+        out += [f"  - {k}: {v}" for k, v in answer_drill(row).items()]
     return out

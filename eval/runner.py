@@ -11,12 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any, Protocol
 
 from eval import metrics as m
 from eval.config import RunConfig
-from eval.datasets import Dataset, file_stem
+from eval.datasets import Dataset, corpus_id, file_stem
 from eval.index import BuiltIndex, Log, ensure_index, index_key, open_index, peak_rss_mb
 from retrieval.settings import Settings
 from retrieval.types import Hit
@@ -106,8 +105,8 @@ def doc_ranking(hits: Sequence[Hit], stems: Mapping[str, str]) -> Ranked:
     """Documents in the order of their best chunk, with that chunk's score."""
     out: dict[str, float] = {}
     for hit in hits:
-        stem = Path(str(hit.metadata.get("file_name") or hit.source)).name.removesuffix(".txt")
-        out.setdefault(stems.get(stem, stem), float(hit.score))
+        name = str(hit.metadata.get("file_name") or hit.source)
+        out.setdefault(corpus_id(name, stems), float(hit.score))
     return list(out.items())
 
 

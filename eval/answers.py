@@ -1,0 +1,270 @@
+"""Answer-level evaluation: the real answer pipeline over every question of a QA dataset.
+
+``run_answers`` opens the collection the primary configuration was evaluated on, asks every
+question (answerable and unanswerable, in ``qa.jsonl`` order) through
+:class:`app.answer.Answerer` with that configuration's retrieval settings (mode, fusion, MMR,
+filters; ``retrieval.k`` sources per answer), and turns each answer into an answer record
+(see :mod:`eval.answer_metrics`):
+
+- ``answer``: the answer text with its citation markers (``[1]``) removed, which is what exact
+  match and token F1 score; ``text`` keeps the markers;
+- ``cited``: the corpus ids of the cited documents, mapped back through the file names of the
+  materialised corpus exactly as retrieval hits are (:func:`eval.datasets.corpus_id`);
+- ``not_found``: the answer says "Not found in the documents." (any language the pipeline
+  writes it in), whether the no-context policy or the model said it.
+
+**Cache hit rate.** With the answer cache enabled, every question is asked a second time after
+the first pass; ``cache_hit`` says whether that repeated question was served from the cache.
+The run uses a cache prefix of its own (``<cache.key_prefix>eval:<run id>:``, Redis when it
+answers, else in-process), so the first pass starts from an empty cache and never reuses
+answers of earlier runs or of the live service; its entries are removed at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from eval import answer_metrics as am
+from eval.config import RunConfig
+from eval.datasets import Dataset, corpus_id, file_stem
+from eval.index import ensure_index, eval_settings, open_index
+from retrieval.settings import Settings
+
+if TYPE_CHECKING:
+    from app.answer import Answer, Answerer
+    from app.cache import AnswerCache
+    from app.llm import LLM
+    from retrieval.collection import Collection
+    from retrieval.types import Filter
+
+Log = Callable[[str], None]
+_SPACES = re.compile(r"\s+")
+_DANGLING = re.compile(r" ([.,;:!?。，；：！？])(?=\s|$)")  # "yes [1]." → "yes ." → "yes."
+
+
+@dataclass(frozen=True)
+class AnswerRun:
+    """What the answer pass measured, before it becomes the report's "answers" section."""
+
+    config: str
+    collection: str
+    llm: dict[str, Any]
+    cache: dict[str, Any]
+    records: tuple[dict[str, Any], ...]
+    latencies: tuple[float, ...]
+    """Seconds per question of the first pass, in question order."""
+    skipped: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, dict[str, float | int | None]]:
+        return am.summarise(self.records)
+
+    def to_dict(self) -> dict[str, Any]:
+        from eval import stats
+
+        summary = self.summary()
+        records = []
+        for record in self.records:
+            scores = am.record_scores(record)
+            records.append({**record, "scores": scores, "quality": am.quality(scores)})
+        return {
+            "config": self.config,
+            "collection": self.collection,
+            "llm": dict(self.llm),
+            "cache": dict(self.cache),
+            "questions": len(self.records),
+            "answerable": sum(1 for r in self.records if r["answerable"]),
+            "unanswerable": sum(1 for r in self.records if not r["answerable"]),
+            "errors": sum(1 for r in self.records if r.get("error")),
+            "skipped": dict(self.skipped),
+            "seconds": self.seconds,
+            "latency": stats.latency_summary(self.latencies),
+            "summary": summary,
+            "gates": {g: am.gate_value(summary, g) for g in am.GATES},
+            "records": records,
+        }
+
+
+def questions(dataset: Dataset, limit: int | None = None) -> tuple[list[str], dict[str, int]]:
+    """The question ids to answer (file order) and counts of those left out."""
+    asked = [q for q in dataset.answers if q in dataset.queries or q in dataset.unanswerable]
+    skipped = {"answerable_without_sources": len(dataset.answers) - len(asked)}
+    if limit is not None and limit < len(asked):
+        skipped["questions_over_answer_limit"] = len(asked) - limit
+        asked = asked[:limit]
+    return asked, {k: v for k, v in skipped.items() if v}
+
+
+def answer_settings(settings: Settings, config: RunConfig, prefix: str) -> Settings:
+    """The eval collection's settings with ``config``'s retrieval choices and a cache prefix
+    of this run's own."""
+    local = eval_settings(settings, config)
+    retrieval = local.retrieval.model_copy(
+        update={
+            "mode": config.mode,
+            "candidates": config.candidates,
+            "rrf_k": config.rrf_k,
+            "dense_weight": config.dense_weight,
+            "bm25_weight": config.bm25_weight,
+            "mmr": config.mmr,
+            "mmr_lambda": config.mmr_lambda,
+        }
+    )
+    cache = local.cache.model_copy(update={"key_prefix": prefix})
+    return local.model_copy(update={"retrieval": retrieval, "cache": cache})
+
+
+def scored_text(text: str) -> str:
+    """The answer without citation markers or echoed source tags (what EM and F1 score)."""
+    from app.answer.citations import FENCE_ECHO, MARKER
+
+    plain = _SPACES.sub(" ", MARKER.sub(" ", FENCE_ECHO.sub(" ", text)))
+    return _DANGLING.sub(r"\1", plain).strip()
+
+
+def says_not_found(text: str) -> bool:
+    from app.answer.pipeline import NOT_FOUND
+
+    mine = am.normalise(text)
+    return any(am.normalise(phrase) in mine for phrase in NOT_FOUND.values())
+
+
+def cited_documents(answer: Answer, stems: Mapping[str, str]) -> list[str]:
+    """Corpus ids of the documents the answer cites, in citation order, without repeats."""
+    ids = [corpus_id(c.file_name or c.source, stems) for c in answer.citations]
+    return list(dict.fromkeys(ids))
+
+
+def make_record(
+    qid: str, dataset: Dataset, answer: Answer | None, stems: Mapping[str, str], error: str = ""
+) -> dict[str, Any]:
+    answerable = qid in dataset.queries
+    text = answer.text if answer is not None else ""
+    judged = dataset.qrels.get(qid, {})
+    return {
+        "id": qid,
+        "question": dataset.queries.get(qid) or dataset.unanswerable.get(qid, ""),
+        "text": text,
+        "answer": scored_text(text),
+        "cited": cited_documents(answer, stems) if answer is not None else [],
+        "citations": [
+            {"number": c.number, "document": corpus_id(c.file_name or c.source, stems)}
+            for c in (answer.citations if answer is not None else [])
+        ],
+        "expected_answers": list(dataset.answers.get(qid, ())),
+        "expected_sources": [d for d, g in judged.items() if g > 0],
+        "answerable": answerable,
+        "not_found": says_not_found(text),
+        "context_found": answer.context_found if answer is not None else None,
+        "unsupported_sentences": len(answer.unsupported) if answer is not None else 0,
+        "unsupported": list(answer.unsupported) if answer is not None else [],
+        "first_pass_cache": answer.cache_kind if answer is not None and answer.cached else None,
+        "error": error,
+    }
+
+
+class _OneCollection:
+    """The answerer's collection pool: the one eval collection, whatever it is asked for."""
+
+    def __init__(self, collection: Collection) -> None:
+        self.collection = collection
+
+    def get(self, name: str) -> Collection:
+        return self.collection
+
+
+def run_answers(
+    dataset: Dataset,
+    config: RunConfig,
+    settings: Settings,
+    llm: LLM,
+    *,
+    limit: int | None = None,
+    log: Log | None = None,
+) -> AnswerRun:
+    """Answer the dataset's questions on ``config``'s collection (built or reused), score
+    them, and measure the cache on a repeated pass (see the module docstring)."""
+    from prometheus_client import CollectorRegistry
+
+    from app.answer import Answerer
+    from app.cache import open_cache
+    from app.runtime import with_cache_fallback
+
+    say = log or (lambda _msg: None)
+    started = time.perf_counter()
+    asked, skipped = questions(dataset, limit)
+    stems = {file_stem(d): d for d in dataset.corpus}
+    built = ensure_index(dataset, config, settings, say)
+    prefix = f"{settings.cache.key_prefix}eval:{uuid.uuid4().hex[:12]}:"
+    local = with_cache_fallback(answer_settings(settings, config, prefix))
+    cache = open_cache(local, registry=CollectorRegistry()) if local.cache.enabled else None
+    info: dict[str, Any] = {"enabled": cache is not None, "repeated_pass": cache is not None}
+    records: list[dict[str, Any]] = []
+    latencies: list[float] = []
+    try:
+        with open_index(built, config, settings) as collection:
+            answerer = Answerer(local, _OneCollection(collection), llm, cache)
+            where = _where(config)
+            say(f"answering {len(asked)} questions with {llm.model_id} on {built.name}")
+            for n, qid in enumerate(asked, 1):
+                t0 = time.perf_counter()
+                answer, error = _ask(answerer, dataset, qid, built.name, where)
+                latencies.append(time.perf_counter() - t0)
+                records.append(make_record(qid, dataset, answer, stems, error))
+                if n % 10 == 0:
+                    say(f"{n}/{len(asked)} answered")
+            if cache is not None:
+                say(f"asking the {len(asked)} questions again (cache hit rate)")
+                for record in records:
+                    again, _err = _ask(answerer, dataset, record["id"], built.name, where)
+                    record["cache_hit"] = bool(again is not None and again.cached)
+                    record["cache_kind"] = again.cache_kind if again is not None else None
+                info["backend"] = cache.backend.kind
+                info["counts"] = cache.metrics.counts()
+    finally:
+        if cache is not None:
+            _clear(cache)
+            cache.close()
+    return AnswerRun(
+        config=config.name,
+        collection=built.name,
+        llm={"backend": local.llm.backend, "model_id": llm.model_id},
+        cache=info,
+        records=tuple(records),
+        latencies=tuple(latencies),
+        skipped=skipped,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _where(config: RunConfig) -> Filter | None:
+    from retrieval.filters import parse_filters
+
+    return parse_filters(config.filters) or None
+
+
+def _ask(
+    answerer: Answerer, dataset: Dataset, qid: str, collection: str, where: Filter | None
+) -> tuple[Answer | None, str]:
+    """One answer, or None and the error of a model that failed this request."""
+    from app.answer import AskRequest
+    from app.llm import LLMError
+
+    text = dataset.queries.get(qid) or dataset.unanswerable[qid]
+    try:
+        return answerer.ask(AskRequest(text, collection, where=where)), ""
+    except LLMError as exc:
+        return None, str(exc)
+
+
+def _clear(cache: AnswerCache) -> None:
+    from app.cache import CacheUnavailable
+
+    with contextlib.suppress(CacheUnavailable):  # Redis went away: entries expire (TTL)
+        cache.clear()
