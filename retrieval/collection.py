@@ -22,7 +22,7 @@ import numpy as np
 
 from retrieval import embedders, events
 from retrieval.catalog import Catalog
-from retrieval.embedders.base import Embedder, TokenCounter
+from retrieval.embedders.base import Embedder, TokenCounter, embed_queries
 from retrieval.errors import CollectionMismatch, CollectionNotFound, UsageError
 from retrieval.keyword import KeywordIndex, open_collection_index
 from retrieval.settings import Settings
@@ -203,8 +203,15 @@ class Collection:
     # -- queries --------------------------------------------------------------------------
     def search(self, query: str, k: int = 5, where: Filter | None = None) -> list[Hit]:
         """Dense search; ``retrieval.retrievers.search`` adds bm25, hybrid, MMR, rerank."""
-        vector = self.embedder.embed_query(query)
-        return self.store.search(np.asarray(vector, dtype=np.float32)[None, :], k, where)[0]
+        return self.search_many([query], k, where)[0]
+
+    def search_many(
+        self, queries: Sequence[str], k: int = 5, where: Filter | None = None
+    ) -> list[list[Hit]]:
+        """Dense search for several queries at once: one embedding batch, one store call."""
+        if not queries:
+            return []
+        return self.store.search(embed_queries(self.embedder, queries), k, where)
 
     def stats(self) -> dict[str, Any]:
         counts = self.catalog.counts()

@@ -108,8 +108,14 @@ class SearchResult:
 
 # -- the retrievers -----------------------------------------------------------------------
 def dense_hits(collection: Collection, query: str, k: int, where: Filter | None) -> list[Hit]:
-    hits = collection.search(query, k=k, where=where)
-    return [replace(h, scores={**h.scores, "dense": h.score}) for h in hits]
+    return dense_hits_many(collection, [query], k, where)[0]
+
+
+def dense_hits_many(
+    collection: Collection, queries: Sequence[str], k: int, where: Filter | None
+) -> list[list[Hit]]:
+    rows = collection.search_many(queries, k=k, where=where)
+    return [[replace(h, scores={**h.scores, "dense": h.score}) for h in hits] for hits in rows]
 
 
 def bm25_hits(collection: Collection, query: str, k: int, where: Filter | None) -> list[Hit]:
@@ -123,46 +129,64 @@ def search(
     reranker: Reranker | None = None,
 ) -> SearchResult:
     """Run one query through the configured retrievers, fusion, reranker and MMR."""
+    return search_many(collection, [query], options, reranker)[0]
+
+
+def search_many(
+    collection: Collection,
+    queries: Sequence[str],
+    options: SearchOptions | None = None,
+    reranker: Reranker | None = None,
+) -> list[SearchResult]:
+    """:func:`search` for several queries with the same options, the dense part batched
+    (one embedding call, one store call): what a server does with concurrent requests."""
     opts = options or SearchOptions.from_settings(collection.settings.retrieval)
     if reranker is None and collection.settings.retrieval.reranker_model is not None:
         reranker = reranker_for(collection.settings.retrieval)
     pool = max(opts.k, opts.candidates)
-    if opts.mode == "dense":
-        ranked = dense_hits(collection, query, pool, opts.where)
-    elif opts.mode == "bm25":
-        ranked = bm25_hits(collection, query, pool, opts.where)
-    else:
-        results = {
-            "dense": dense_hits(collection, query, pool, opts.where),
-            "bm25": bm25_hits(collection, query, pool, opts.where),
-        }
-        bm25_weight = opts.bm25_weight
-        if bm25_weight is None:
-            bm25_weight = BM25_WEIGHT_BY_EMBEDDER.get(collection.info.embedder, 1.0)
-        weights = {"dense": opts.dense_weight, "bm25": bm25_weight}
-        ranked = fuse(results, weights, opts.rrf_k)
-    if reranker is not None and ranked:
-        head = ranked[: max(opts.k, opts.rerank_candidates)]
-        ranked = reranker.rerank(query, head)
-    if opts.mmr and len(ranked) > opts.k:
-        ranked = diversify(collection, ranked[: max(4 * opts.k, 20)], opts.k, opts.mmr_lambda)
-    hits = tuple(ranked[: opts.k])
+    dense = (
+        dense_hits_many(collection, queries, pool, opts.where)
+        if opts.mode != "bm25"
+        else [[] for _ in queries]
+    )
+    bm25_weight = opts.bm25_weight
+    if bm25_weight is None:
+        bm25_weight = BM25_WEIGHT_BY_EMBEDDER.get(collection.info.embedder, 1.0)
+    weights = {"dense": opts.dense_weight, "bm25": bm25_weight}
     if opts.no_context_threshold is None:
         threshold = NO_CONTEXT_BY_EMBEDDER.get(collection.info.embedder, DEFAULT_NO_CONTEXT)
         opts = replace(opts, no_context_threshold=threshold)
-    found, best, name = assess(hits, opts, reranked=reranker is not None)
-    return SearchResult(
-        query=query,
-        hits=hits,
-        mode=opts.mode,
-        context_found=found,
-        best_score=best,
-        score_name=name,
-        threshold=opts.no_context_threshold or 0.0,
-        policy=opts.no_context_policy,
-        reranked=reranker is not None,
-        options=opts.to_dict(),
-    )
+    results = []
+    for query, dense_ranked in zip(queries, dense, strict=True):
+        if opts.mode == "dense":
+            ranked = dense_ranked
+        elif opts.mode == "bm25":
+            ranked = bm25_hits(collection, query, pool, opts.where)
+        else:
+            both = {"dense": dense_ranked, "bm25": bm25_hits(collection, query, pool, opts.where)}
+            ranked = fuse(both, weights, opts.rrf_k)
+        if reranker is not None and ranked:
+            head = ranked[: max(opts.k, opts.rerank_candidates)]
+            ranked = reranker.rerank(query, head)
+        if opts.mmr and len(ranked) > opts.k:
+            ranked = diversify(collection, ranked[: max(4 * opts.k, 20)], opts.k, opts.mmr_lambda)
+        hits = tuple(ranked[: opts.k])
+        found, best, name = assess(hits, opts, reranked=reranker is not None)
+        results.append(
+            SearchResult(
+                query=query,
+                hits=hits,
+                mode=opts.mode,
+                context_found=found,
+                best_score=best,
+                score_name=name,
+                threshold=opts.no_context_threshold or 0.0,
+                policy=opts.no_context_policy,
+                reranked=reranker is not None,
+                options=opts.to_dict(),
+            )
+        )
+    return results
 
 
 _RERANKERS: dict[str, Reranker] = {}

@@ -40,3 +40,15 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return np.ascontiguousarray(vectors / norms, dtype=np.float32)
+
+
+def embed_queries(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """Queries as one (len(texts), dim) float32 array: in one batch where the embedder has
+    ``embed_queries`` (a batch of short queries costs a fraction of one call per query),
+    else one ``embed_query`` call each."""
+    batch = getattr(embedder, "embed_queries", None)
+    if not texts:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
+    if callable(batch):
+        return np.asarray(batch(texts), dtype=np.float32)
+    return np.stack([np.asarray(embedder.embed_query(t), dtype=np.float32) for t in texts])

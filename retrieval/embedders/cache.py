@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.embedders.base import Embedder
+from retrieval.embedders.base import Embedder, embed_queries
 from retrieval.ids import text_hash
 
 _SCHEMA = """
@@ -97,3 +97,6 @@ class CachedEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.inner.embed_query(text)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return embed_queries(self.inner, texts)

@@ -67,5 +67,8 @@ class UseEmbedder:
         return l2_normalise(np.concatenate(parts))
 
     def embed_query(self, text: str) -> np.ndarray:
-        vector: np.ndarray = l2_normalise(np.asarray(self.model.encode([text])))[0]
+        vector: np.ndarray = self.embed_queries([text])[0]
         return vector
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed_documents(texts)  # USE embeds queries and documents alike

@@ -134,28 +134,29 @@ class ChromaStore(Closable):
         split = to_chroma(where)
         if k <= 0 or queries.shape[0] == 0 or split.impossible:
             return empty
-        total = int(self._col.count())
-        if total == 0:
-            return empty
         ids: list[str] | None = None
-        matches: int | None = total if split.where is None else None
+        matches: int | None = None
         if split.rest:
             ids = self._python_matches(split)
             if not ids:
                 return empty
             matches = len(ids)
         out: list[list[Hit]] = []
+        # No count() first (a store round trip per search): Chroma answers a larger
+        # n_results than it holds with what it has, and short rows are checked below.
         for start in range(0, queries.shape[0], self._max_batch):
             res = self._col.query(
                 query_embeddings=queries[start : start + self._max_batch],
-                n_results=min(k, total),
+                n_results=k,
                 where=split.where,
                 ids=ids,
                 include=["documents", "metadatas", "distances"],
             )
             out.extend(_hits(res))
         if any(len(row) < k for row in out):
-            if matches is None:
+            if matches is None and split.where is None:
+                matches = int(self._col.count())
+            elif matches is None:
                 matches = len(self._col.get(where=split.where, include=[])["ids"])
             short = [i for i, row in enumerate(out) if len(row) < min(k, matches)]
             if short:
