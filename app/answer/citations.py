@@ -20,6 +20,11 @@ from retrieval.types import Hit
 MARKER = re.compile(r"[\[【]\s*(\d+(?:\s*[,，、]\s*\d+)*)\s*[\]】]")
 # Small models sometimes echo the fence tags that wrap sources: they are never answer text.
 FENCE_ECHO = re.compile(r"[\[<]/?source-[0-9a-f]{8,}[^\]>\n]*[\]>]")
+# A space left before punctuation (often by a removed marker: "text [9] ." → "text .") goes.
+# CJK punctuation never starts a token, so the space before it always goes; ASCII punctuation
+# only when it ends the word (whitespace, end of text, or a closing bracket or quote follows),
+# so ".venv", ".bashrc" or ",foo" keep the space before them.
+_SPACE_BEFORE_PUNCT = re.compile(r"[ \t]+([。，]|[.,;:]+(?=[\s)\]}\"'”’»」』】）]|$))")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])|\n+")
 _WORD = re.compile(r"[a-z0-9_]+(?:[.\-][a-z0-9_]+)*")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
@@ -98,7 +103,7 @@ def check_citations(
         return "[" + ", ".join(map(str, valid)) + "]" if valid else ""
 
     clean = MARKER.sub(keep_valid, FENCE_ECHO.sub("", text))
-    clean = re.sub(r"[ \t]+([.,;:。，])", r"\1", clean).strip()
+    clean = _SPACE_BEFORE_PUNCT.sub(r"\1", clean).strip()
     cited_numbers: list[int] = []
     unsupported: list[str] = []
     for sentence in (s.strip() for s in _SENTENCE.split(clean)):

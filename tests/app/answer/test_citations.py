@@ -49,3 +49,31 @@ def test_chinese_brackets_and_support_by_character_bigrams() -> None:
 def test_echoed_fence_tags_are_stripped() -> None:
     text = '<source-5ff202b1be0a7094 n="1" origin="/docs/f1.md"> APT installs packages [1]'
     assert check_citations(text, PACKED, HITS).text == "APT installs packages [1]"
+
+
+def test_space_before_punctuation_that_starts_a_word_is_kept() -> None:
+    # the punctuation begins a token (".venv", ".bashrc", ",foo"): the space before it stays
+    text = "Run python3 -m venv .venv [1]. Then edit ~/.bashrc and source .bashrc [1]."
+    assert check_citations(text, PACKED, HITS).text == text
+    assert check_citations("Pass a list like x ,foo [1].", PACKED, HITS).text == (
+        "Pass a list like x ,foo [1]."
+    )
+    assert check_citations("Run cd ../app and ./run.sh [1].", PACKED, HITS).text == (
+        "Run cd ../app and ./run.sh [1]."
+    )
+
+
+def test_space_left_by_a_removed_citation_before_punctuation_goes() -> None:
+    checked = check_citations("Use apt install [9] .", PACKED, HITS)
+    assert checked.text == "Use apt install." and checked.removed == [9]
+    assert check_citations("Use apt [9] , then dpkg [1] .", PACKED, HITS).text == (
+        "Use apt, then dpkg [1]."
+    )
+    assert check_citations("(see apt install [9] .) Done [1].", PACKED, HITS).text == (
+        "(see apt install.) Done [1]."
+    )
+    assert check_citations("Create .venv [9] .", PACKED, HITS).text == "Create .venv."
+    # CJK punctuation never starts a token: the space before it goes whatever follows
+    assert check_citations("用 apt install 安装 【9】。然后", PACKED, HITS).text == (
+        "用 apt install 安装。然后"
+    )
