@@ -4,6 +4,11 @@ For every configuration name in both: each metric's mean in A and B, the change 
 when both reports scored the same queries, a paired randomisation test on the per-query
 values; latency p50/p95 and index build time too. Differing datasets, commits or settings are
 listed first.
+
+Answer metrics (the reports' "answers" section, QA datasets): when both reports have one, each
+answer metric's mean in A and B and the change, with the paired test over the questions both
+scored on that metric (when both answered the same questions), and the answer latency
+p50/p95. When only one report has answer metrics, the comparison says which.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from eval import stats
+from eval.answer_metrics import ANSWER_METRICS, record_scores
 from eval.metrics import mean
 
 
@@ -71,7 +77,57 @@ def compare_reports(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any
         "only_in_a": [c["name"] for c in a["configs"] if c["name"] not in by_name],
         "only_in_b": sorted(set(by_name) - {c["name"] for c in a["configs"]}),
     }
-    return {**context, "settings_changed": changed, "rows": rows, **only}
+    return {
+        **context,
+        "settings_changed": changed,
+        "rows": rows,
+        **only,
+        "answers": compare_answers(a.get("answers"), b.get("answers")),
+    }
+
+
+def compare_answers(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The answer sections of two reports: rows as for retrieval when both have one."""
+    out: dict[str, Any] = {"in_a": bool(a), "in_b": bool(b), "rows": []}
+    if not a or not b:
+        return out
+    out["config"] = [a["config"], b["config"]]
+    out["model"] = [a["llm"].get("model_id"), b["llm"].get("model_id")]
+    out["questions"] = [a["questions"], b["questions"]]
+    scores_a, scores_b = _record_scores(a), _record_scores(b)
+    same_questions = set(scores_a) == set(scores_b)
+    rows = []
+    for metric in [m for m in ANSWER_METRICS if m in a["summary"] and m in b["summary"]]:
+        ma, mb = a["summary"][metric]["mean"], b["summary"][metric]["mean"]
+        row: dict[str, Any] = {
+            "metric": metric,
+            "a": ma,
+            "b": mb,
+            "diff": None if ma is None or mb is None else mb - ma,
+            "p_value": None,
+        }
+        pairs = [
+            (vb, va)
+            for q, sa in scores_a.items()
+            if (va := sa.get(metric)) is not None
+            and (vb := scores_b.get(q, {}).get(metric)) is not None
+        ]
+        if same_questions and pairs:
+            row["p_value"] = stats.randomisation_test([p[0] for p in pairs], [p[1] for p in pairs])
+        rows.append(row)
+    for field in ("p50_ms", "p95_ms"):
+        la, lb = a["latency"][field], b["latency"][field]
+        rows.append({"metric": field, "a": la, "b": lb, "diff": lb - la, "p_value": None})
+    out["rows"] = rows
+    return out
+
+
+def _record_scores(answers: Mapping[str, Any]) -> dict[str, Mapping[str, float | None]]:
+    """Question id → its answer scores (as written in the report, else recomputed)."""
+    return {
+        str(r["id"]): r["scores"] if "scores" in r else record_scores(r)
+        for r in answers.get("records", [])
+    }
 
 
 def format_comparison(diff: Mapping[str, Any]) -> str:
@@ -87,13 +143,37 @@ def format_comparison(diff: Mapping[str, Any]) -> str:
     lines.append("")
     width = max([len(r["config"]) for r in diff["rows"]] + [13])
     lines.append(f"{'configuration':<{width}}  {'metric':<14} {'A':>9} {'B':>9} {'B-A':>9}  p")
-    for r in diff["rows"]:
-        p = "" if r["p_value"] is None else f"{r['p_value']:.3f}"
-        if r["p_value"] is not None and r["p_value"] < 0.05:
-            p += " *"
-        digits = 1 if r["metric"].endswith("_ms") else 4
-        lines.append(
-            f"{r['config']:<{width}}  {r['metric']:<14} {r['a']:>9.{digits}f} {r['b']:>9.{digits}f} "
-            f"{r['diff']:>+9.{digits}f}  {p}"
-        )
+    lines += [f"{r['config']:<{width}}  {_row(r, 14)}" for r in diff["rows"]]
+    lines += _format_answers(diff.get("answers"))
     return "\n".join(lines)
+
+
+def _format_answers(answers: Mapping[str, Any] | None) -> list[str]:
+    if not answers or not (answers["in_a"] or answers["in_b"]):
+        return []
+    if not (answers["in_a"] and answers["in_b"]):
+        side, other = ("A", "B") if answers["in_a"] else ("B", "A")
+        return ["", f"answer metrics: only report {side} has them ({other} has none to compare)"]
+    (ca, cb), (qa, qb) = answers["config"], answers["questions"]
+    configs = ca if ca == cb else f"{ca} -> {cb}"
+    lines = ["", f"answer metrics ({configs}; questions {qa} vs {qb})"]
+    ma, mb = answers["model"]
+    if ma != mb:
+        lines.append(f"answer model: {ma!r} -> {mb!r}")
+    width = max([len(r["metric"]) for r in answers["rows"]] + [14])
+    lines.append(f"{'metric':<{width}} {'A':>9} {'B':>9} {'B-A':>9}  p")
+    lines += [_row(r, width) for r in answers["rows"]]
+    return lines
+
+
+def _row(r: Mapping[str, Any], width: int) -> str:
+    """Metric, A, B, B − A and p of one row (``-`` for a value that is missing)."""
+    p = "" if r["p_value"] is None else f"{r['p_value']:.3f}"
+    if r["p_value"] is not None and r["p_value"] < 0.05:
+        p += " *"
+    digits = 1 if r["metric"].endswith("_ms") else 4
+
+    def num(value: float | None, sign: str = "") -> str:
+        return f"{'-':>9}" if value is None else f"{value:>{sign}9.{digits}f}"
+
+    return f"{r['metric']:<{width}} {num(r['a'])} {num(r['b'])} {num(r['diff'], '+')}  {p}"
