@@ -32,25 +32,41 @@ def rrf_max(names: Sequence[str], weights: Mapping[str, float], k: int = 60) -> 
     return sum(weights.get(name, 1.0) for name in names) / (k + 1)
 
 
+def fuse_ids(
+    rankings: Mapping[str, Sequence[tuple[str, float]]],
+    weights: Mapping[str, float],
+    k: int = 60,
+) -> list[tuple[str, float, dict[str, float]]]:
+    """Fuse per-retriever rankings of (id, score) into (id, fused score, scores), best first.
+
+    The scores keep each retriever's own score and the raw sum under ``"rrf"``. Ties break
+    by the best single rank, then by id, so the order is deterministic.
+    """
+    raw = rrf_scores(
+        {name: [i for i, _ in ranked] for name, ranked in rankings.items()}, weights, k
+    )
+    top = rrf_max(list(rankings), weights, k) or 1.0
+    best_rank: dict[str, int] = {}
+    scores: dict[str, dict[str, float]] = {}
+    for name, ranked in rankings.items():
+        for rank, (item, score) in enumerate(ranked, 1):
+            best_rank[item] = min(best_rank.get(item, rank), rank)
+            scores.setdefault(item, {}).setdefault(name, score)
+    order = sorted(raw, key=lambda i: (-raw[i], best_rank[i], i))
+    return [(i, raw[i] / top, {**scores[i], "rrf": raw[i]}) for i in order]
+
+
 def fuse(
     results: Mapping[str, Sequence[Hit]], weights: Mapping[str, float], k: int = 60
 ) -> list[Hit]:
-    """Fuse per-retriever hit lists into one list, best first.
-
-    Ties break by the best single rank, then by chunk id, so the order is deterministic.
-    """
-    rankings = {name: [h.chunk_id for h in hits] for name, hits in results.items()}
-    raw = rrf_scores(rankings, weights, k)
-    top = rrf_max(list(results), weights, k) or 1.0
-    best_rank: dict[str, int] = {}
+    """:func:`fuse_ids` over hit lists: the fused hits, best first."""
     merged: dict[str, Hit] = {}
-    scores: dict[str, dict[str, float]] = {}
+    rankings: dict[str, list[tuple[str, float]]] = {}
     for name, hits in results.items():
-        for rank, hit in enumerate(hits, 1):
-            best_rank[hit.chunk_id] = min(best_rank.get(hit.chunk_id, rank), rank)
+        rankings[name] = [(h.chunk_id, h.scores.get(name, h.score)) for h in hits]
+        for hit in hits:
             merged.setdefault(hit.chunk_id, hit)
-            scores.setdefault(hit.chunk_id, {})[name] = hit.scores.get(name, hit.score)
-    order = sorted(raw, key=lambda i: (-raw[i], best_rank[i], i))
     return [
-        replace(merged[i], score=raw[i] / top, scores={**scores[i], "rrf": raw[i]}) for i in order
+        replace(merged[i], score=score, scores=scores)
+        for i, score, scores in fuse_ids(rankings, weights, k)
     ]

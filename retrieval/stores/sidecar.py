@@ -157,28 +157,46 @@ class SidecarStore(Closable):
         self._after_write()
 
     def search(self, vectors: np.ndarray, k: int, where: Filter | None = None) -> list[list[Hit]]:
+        with self._lock:
+            found = self._ranked(vectors, k, where)
+            if isinstance(found, int):
+                return [[] for _ in range(found)]
+            return self.db.hits(*found)
+
+    def search_ids(
+        self, vectors: np.ndarray, k: int, where: Filter | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """:meth:`search` as (chunk id, cosine) pairs, without reading text or metadata."""
+        with self._lock:
+            found = self._ranked(vectors, k, where)
+            if isinstance(found, int):
+                return [[] for _ in range(found)]
+            return self.db.ranked_ids(*found)
+
+    def _ranked(
+        self, vectors: np.ndarray, k: int, where: Filter | None
+    ) -> tuple[np.ndarray, np.ndarray] | int:
+        """(scores, fids) of the best ``k`` per query, or the number of queries when there
+        is nothing to search (every row empty)."""
         self._check_open()
         queries = as_matrix(vectors, self.dim, "query vectors")
-        empty: list[list[Hit]] = [[] for _ in range(queries.shape[0])]
-        if k <= 0 or queries.shape[0] == 0:
-            return empty
-        with self._lock:
-            self.sync()
-            allowed: np.ndarray | None = None
-            if where:
-                allowed = self.db.fids_matching(where)
-                if allowed.size == 0:
-                    return empty
-            size = self._size()
-            if size == 0:
-                return empty
-            k = min(k, size if allowed is None else int(allowed.size))
-            if allowed is not None and allowed.size <= self.exact_max:
-                scores, fids = exact_search(queries, k, self.db.iter_vectors(fids=allowed))
-            else:
-                scores, fids = self._search(queries, k, allowed)
-                scores, fids = self._complete(queries, k, allowed, scores, fids)
-            return self.db.hits(scores, fids)
+        n = int(queries.shape[0])
+        if k <= 0 or n == 0:
+            return n
+        self.sync()
+        allowed: np.ndarray | None = None
+        if where:
+            allowed = self.db.fids_matching(where)
+            if allowed.size == 0:
+                return n
+        size = self._size()
+        if size == 0:
+            return n
+        k = min(k, size if allowed is None else int(allowed.size))
+        if allowed is not None and allowed.size <= self.exact_max:
+            return exact_search(queries, k, self.db.iter_vectors(fids=allowed))
+        scores, fids = self._search(queries, k, allowed)
+        return self._complete(queries, k, allowed, scores, fids)
 
     def _size(self) -> int:
         return self.db.count()

@@ -151,6 +151,25 @@ class MetaDB:
             out.append(hits)
         return out
 
+    def ranked_ids(self, scores: np.ndarray, fids: np.ndarray) -> list[list[tuple[str, float]]]:
+        """:meth:`hits` as (chunk id, score) pairs: only the ids are read."""
+        wanted = np.unique(fids[fids >= 0]).tolist()
+        names: dict[int, str] = {}
+        for part in _batches(wanted):
+            marks = ", ".join("?" for _ in part)
+            for fid, cid in self._conn.execute(
+                f"SELECT fid, chunk_id FROM chunks WHERE fid IN ({marks})", list(part)
+            ):
+                names[int(fid)] = cid
+        return [
+            [
+                (names[fid], float(score))
+                for score, fid in zip(row_scores, row_fids, strict=True)
+                if fid in names
+            ]
+            for row_scores, row_fids in zip(scores.tolist(), fids.tolist(), strict=True)
+        ]
+
     def iter_vectors(
         self, batch: int = 65536, fids: np.ndarray | None = None
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:

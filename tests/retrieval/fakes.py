@@ -63,6 +63,11 @@ class MemoryStore:
             )
         return out
 
+    def search_ids(
+        self, vectors: np.ndarray, k: int, where: Filter | None = None
+    ) -> list[list[tuple[str, float]]]:
+        return [[(h.chunk_id, h.score) for h in row] for row in self.search(vectors, k, where)]
+
     def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
         return [self.chunks[i] for i in chunk_ids if i in self.chunks]
 

@@ -286,6 +286,23 @@ class VectorStoreContract:
             single = store.search(queries[i : i + 1], 7)
             assert [h.chunk_id for h in single[0]] == [h.chunk_id for h in batch[i]]
 
+    @pytest.mark.parametrize("where", [None, Filter.where(tag="b")])
+    def test_search_ids_rank_like_search(
+        self, store: VectorStore, rng: np.random.Generator, where: Filter | None
+    ) -> None:
+        chunks = [
+            Chunk(c.id, c.doc_id, c.text, c.position, {**c.metadata, "tag": "ab"[i % 2]})
+            for i, c in enumerate(make_chunks(80))
+        ]
+        store.upsert(chunks, unit_vectors(rng, 80))
+        queries = unit_vectors(rng, 4)
+        ranked = store.search_ids(queries, 9, where)
+        for row, hits in zip(ranked, store.search(queries, 9, where), strict=True):
+            assert len(row) == 9
+            assert [cid for cid, _ in row] == [h.chunk_id for h in hits]
+            assert [s for _, s in row] == pytest.approx([h.score for h in hits], abs=1e-6)
+        assert store.search_ids(queries, 0) == [[]] * 4
+
     def test_k_larger_than_collection(self, store: VectorStore, rng: np.random.Generator) -> None:
         chunks = make_chunks(5)
         vectors = unit_vectors(rng, 5)
