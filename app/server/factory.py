@@ -15,11 +15,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.runtime import install_cache_eviction
 from app.server import errors
 from app.server.answering import open_answering
+from app.server.batching import SearchBatcher
 from app.server.jobs import JobManager
 from app.server.metrics import Metrics
 from app.server.routes import chat, documents, health, page, search
 from app.server.security import RateLimiter
-from app.server.state import AppState, CollectionPool
+from app.server.state import AppState, CollectionPool, freeze_long_lived
 from retrieval.embedders.offline import force_offline
 from retrieval.settings import Settings
 
@@ -43,11 +44,18 @@ def create_app(settings: Settings, extra_routers: tuple[object, ...] = ()) -> Fa
             metrics=metrics,
             collections=pool,
             rate_limiter=RateLimiter(settings.server.rate_limit_per_minute),
+            searches=SearchBatcher(
+                pool.get,
+                max_batch=settings.server.search_batch,
+                threads=settings.server.search_threads,
+                observe_batch=metrics.search_batch.observe,
+            ),
         )
         state.jobs = JobManager(settings, pool, metrics)
         for opener in _SERVICE_OPENERS:
             await opener(state)
         app.state.ragline = state
+        freeze_long_lived()
         try:
             yield
         finally:

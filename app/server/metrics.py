@@ -54,6 +54,12 @@ class Metrics:
         self.queue_depth = Gauge(
             "ragline_llm_queue_depth", "Requests waiting for the embedded LLM.", registry=r
         )
+        self.search_batch = Histogram(
+            "ragline_search_batch_size",
+            "Concurrent /v1/search requests answered by one batched search.",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=r,
+        )
         self.jobs_running = Gauge(
             "ragline_ingest_jobs_running", "Ingestion jobs queued or running.", registry=r
         )

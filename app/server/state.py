@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
 
+from app.server.batching import SearchBatcher
 from app.server.metrics import Metrics
 from retrieval import embedders
 from retrieval.collection import Collection
@@ -56,8 +58,10 @@ class CollectionPool:
                 collection.__dict__["embedder"] = shared
             # Open the store and the keyword index here, under the lock: they open lazily,
             # and concurrent first requests racing to open one store made Chroma fail.
-            _ = collection.store, collection.keyword
+            _ = collection.store
+            collection.keyword.load()
             self._open[name] = (collection, collection.index_version)
+            freeze_long_lived()
             return collection
 
     def forget(self, name: str) -> None:
@@ -79,6 +83,7 @@ class AppState:
     metrics: Metrics
     collections: CollectionPool
     rate_limiter: Any
+    searches: SearchBatcher
     jobs: Any = None
     services: dict[str, Any] = field(default_factory=dict)
     """Optional parts opened by the lifespan (LLM, cache, answer pipeline)."""
@@ -88,3 +93,13 @@ async def get_state(request: Request) -> AppState:
     # async: FastAPI runs plain ``def`` dependencies in the thread pool, a thread hop each.
     state: AppState = request.app.state.ragline
     return state
+
+
+def freeze_long_lived() -> None:
+    """Move every object alive now (models, open collections, their keyword matrices) out
+    of the cyclic garbage collector's reach. Otherwise each full collection walks them all:
+    measured under /v1/search load on a 10k-chunk collection, an 85-95 ms pause every
+    2-3 s, which was the whole p99. Objects frozen and dropped later are still freed by
+    reference counting; only cycles among them are kept until the process ends."""
+    gc.collect()
+    gc.freeze()

@@ -7,12 +7,11 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
-from fastapi.concurrency import run_in_threadpool
 from pydantic import AfterValidator, BaseModel, Field, StrictBool
 
 from app.server.security import read_access
 from app.server.state import AppState, get_state
-from retrieval.retrievers import SearchOptions, search
+from retrieval.retrievers import SearchOptions
 from retrieval.types import Condition, Filter, MetaValue
 
 router = APIRouter(prefix="/v1", tags=["search"])
@@ -61,24 +60,19 @@ async def search_route(
     _: Annotated[str, Depends(read_access)],
 ) -> dict[str, Any]:
     started = time.perf_counter()
-
-    def run() -> dict[str, Any]:
-        collection = state.collections.get(body.collection)
-        options = SearchOptions.from_settings(
-            state.settings.retrieval,
-            mode=body.mode,
-            k=body.k,
-            where=to_filter(body.filters, body.where),
-        )
-        result = search(collection, body.query, options)
-        return {
-            "collection": body.collection,
-            "index_version": collection.index_version,
-            "mode": result.mode,
-            "context_found": result.context_found,
-            "hits": [h.to_dict() for h in result.hits],
-        }
-
-    payload = await run_in_threadpool(run)
+    options = SearchOptions.from_settings(
+        state.settings.retrieval,
+        mode=body.mode,
+        k=body.k,
+        where=to_filter(body.filters, body.where),
+    )
+    version, result = await state.searches.search(body.collection, body.query, options)
+    payload = {
+        "collection": body.collection,
+        "index_version": version,
+        "mode": result.mode,
+        "context_found": result.context_found,
+        "hits": [h.to_dict() for h in result.hits],
+    }
     state.metrics.stage.labels("retrieval").observe(time.perf_counter() - started)
     return payload
