@@ -4,7 +4,9 @@ For each dataset in ../shared/eval-data (when present) the corpus is written out
 files, then, each in a fresh process (so peak memory is per job):
   - ragline: Ingestor (unstructured-free fast path for text, token-measured chunks, batched
     cached embeddings, Chroma) on a fresh data dir — and then the same run again on the
-    unchanged tree (the no-change re-ingest);
+    unchanged tree (the no-change re-ingest); the default precision is ``auto`` (bf16 on a
+    CPU with native bf16), so ragline also runs once more with ``fp32`` on a fresh data dir,
+    to show what each part of the difference comes from;
   - LangChain: DirectoryLoader(TextLoader) + RecursiveCharacterTextSplitter(1000, 200) +
     HuggingFaceEmbeddings on the same MiniLM model + FAISS.from_documents.
 Prints a Markdown table; ratios are against LangChain measured in the same run.
@@ -29,11 +31,12 @@ from bench.common import EVAL_DATA, machine, materialise, peak_rss_mb, run_worke
 DATASETS = ["python-faq", "debian-reference-en", "debian-reference-zh"]
 
 
-def worker_ragline(corpus: Path, data: Path, embedder: str) -> dict[str, Any]:
+def worker_ragline(corpus: Path, data: Path, embedder: str, precision: str) -> dict[str, Any]:
     from ingest.pipeline import Ingestor
-    from retrieval.settings import Settings
+    from retrieval.embedders.sentence import auto_precision
+    from retrieval.settings import EmbeddingSettings, Settings
 
-    settings = Settings(data_dir=data)
+    settings = Settings(data_dir=data, embedding=EmbeddingSettings(precision=precision))
     started = time.perf_counter()
     report = Ingestor(settings, "bench", embedder=embedder).run([corpus])
     seconds = time.perf_counter() - started
@@ -43,6 +46,7 @@ def worker_ragline(corpus: Path, data: Path, embedder: str) -> dict[str, Any]:
         "chunks": report.chunks_added,
         "embedded": report.chunks_embedded,
         "failed": len(report.files_failed),
+        "precision": auto_precision("cpu") if precision == "auto" else precision,
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -90,24 +94,30 @@ def bench_dataset(name: str, limit: int | None, embedder: str) -> dict[str, Any]
         corpus, data = Path(tmp) / "corpus", Path(tmp) / "data"
         n = materialise(EVAL_DATA / name, corpus, limit)
         lc = run_worker(script, ["langchain", str(corpus)])
-        first = run_worker(script, ["ragline", str(corpus), str(data), embedder])
-        again = run_worker(script, ["ragline", str(corpus), str(data), embedder])
+        first = run_worker(script, ["ragline", str(corpus), str(data), embedder, "auto"])
+        again = run_worker(script, ["ragline", str(corpus), str(data), embedder, "auto"])
+        fp32 = run_worker(script, ["ragline", str(corpus), str(data) + "-fp32", embedder, "fp32"])
     return {
         "dataset": name,
         "docs": n,
         "embedder": embedder,
+        "ragline precision": first["precision"],
         "ragline docs/s": round(n / first["seconds"], 2),
+        "ragline fp32 docs/s": round(n / fp32["seconds"], 2),
         "ragline chunks/s": round(first["chunks"] / first["seconds"], 2),
         "langchain docs/s": round(n / lc["seconds"], 2),
         "langchain chunks/s": round(lc["chunks"] / lc["seconds"], 2),
         "langchain text lost to truncation": f"{lc['chunks_truncated']} chunks, {lc['tokens_lost_share']:.0%} of tokens",
         "throughput ratio": round(lc["seconds"] / first["seconds"], 2),
+        "fp32 ratio": round(lc["seconds"] / fp32["seconds"], 2),
+        "ragline chunks": first["chunks"],
+        "langchain chunks": lc["chunks"],
         "first ingest s": first["seconds"],
         "re-ingest s": again["seconds"],
         "re-ingest speed-up": round(first["seconds"] / max(again["seconds"], 1e-3), 1),
         "ragline peak MB": first["peak_rss_mb"],
         "langchain peak MB": lc["peak_rss_mb"],
-        "raw": {"ragline": first, "reingest": again, "langchain": lc},
+        "raw": {"ragline": first, "reingest": again, "ragline_fp32": fp32, "langchain": lc},
     }
 
 
@@ -122,7 +132,7 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         kind, *rest = sys.argv[2:]
         result = (
-            worker_ragline(Path(rest[0]), Path(rest[1]), rest[2])
+            worker_ragline(Path(rest[0]), Path(rest[1]), rest[2], rest[3])
             if kind == "ragline"
             else worker_langchain(Path(rest[0]))
         )
@@ -136,9 +146,14 @@ def main() -> None:
     columns = [
         "dataset",
         "docs",
+        "ragline precision",
         "ragline docs/s",
+        "ragline fp32 docs/s",
         "langchain docs/s",
         "throughput ratio",
+        "fp32 ratio",
+        "ragline chunks",
+        "langchain chunks",
         "ragline chunks/s",
         "langchain chunks/s",
         "first ingest s",

@@ -27,7 +27,7 @@ from eval.datasets import Dataset, materialise
 from retrieval.errors import UsageError
 from retrieval.settings import ChunkingSettings, Settings
 
-FORMAT = 1  # bump when the way eval indexes are built changes
+FORMAT = 2  # bump when the way eval indexes are built changes
 Log = Callable[[str], None]
 
 
@@ -76,6 +76,7 @@ def index_key(dataset: Dataset, config: RunConfig, settings: Settings) -> str:
         "dataset": dataset.hash,
         **config.index_params(),
         "faiss_index": settings.store.faiss_index,
+        "precision": [settings.embedding.device, settings.embedding.precision],
         "bm25": [r.bm25_k1, r.bm25_b, r.bm25_stemmer, r.bm25_stopwords, r.bm25_cjk],
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()

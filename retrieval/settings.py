@@ -39,7 +39,9 @@ class EmbeddingSettings(BaseModel):
     batch_size: int = Field(64, ge=1, le=65536)
     device: Device = "auto"
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
-        "auto", description="fp16 on CUDA when 'auto', fp32 on CPU."
+        "auto",
+        description="auto: fp16 on CUDA, bf16 on CPUs with native bf16 (AVX512-BF16/AMX), "
+        "else fp32.",
     )
     cache: bool = Field(True, description="Reuse embeddings of unchanged chunk texts.")
 

@@ -49,6 +49,28 @@ class HFTokenCounter:
         return len(self._tok.encode(text, add_special_tokens=False).ids)
 
 
+def auto_precision(device: str) -> str:
+    """fp16 on CUDA; bf16 on a CPU that computes it natively (AVX512-BF16 or AMX), fp32 else.
+
+    Measured on the reference machine (AMD EPYC with AVX512-BF16, 2 cores), MiniLM on 192
+    python-faq passages of up to 1,000 characters: 21.5 texts/s in fp32, 40.6 in bf16, the
+    vectors at cosine >= 0.998 to the fp32 ones (bench/embed_precision.py)."""
+    if device.startswith("cuda"):
+        return "fp16"
+    if device == "cpu" and cpu_has_native_bf16():
+        return "bf16"
+    return "fp32"
+
+
+def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    try:
+        text = cpuinfo.read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    flags = next((line for line in text.splitlines() if line.startswith("flags")), "")
+    return bool({"avx512_bf16", "amx_bf16"} & set(flags.split()))
+
+
 def _is_oom(exc: BaseException) -> bool:
     return "out of memory" in str(exc).lower() or type(exc).__name__ == "OutOfMemoryError"
 
@@ -98,7 +120,7 @@ class SentenceTransformerEmbedder:
         model = SentenceTransformer(str(self.model_dir), **kwargs)
         precision = self._precision
         if precision == "auto":
-            precision = "fp16" if device.startswith("cuda") else "fp32"
+            precision = auto_precision(device)
         if precision == "fp16":
             model.half()
         elif precision == "bf16":

@@ -1,0 +1,72 @@
+"""Embedder precision choice and batched query embedding, with the real bundled models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.embedders import sentence
+from retrieval.embedders.base import embed_queries
+from retrieval.embedders.sentence import (
+    MINILM_ID,
+    SentenceTransformerEmbedder,
+    auto_precision,
+    cpu_has_native_bf16,
+    minilm_path,
+)
+from retrieval.embedders.use import UseEmbedder
+
+FLAGS = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f {extra}\nbogomips\t: 4800\n"
+TEXTS = [
+    "Enable a unit with systemctl enable NAME so it starts at boot.",
+    "APT installs packages from the Debian archive.",
+    "Keys for OpenSSH live in ~/.ssh and authorized_keys.",
+    "Git tracks versions of files; commit often and push to a remote.",
+]
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [("avx512_bf16", True), ("amx_bf16 amx_tile", True), ("avx512_vnni", False)],
+)
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path: Path, extra: str, expected: bool) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(FLAGS.format(extra=extra))
+    assert cpu_has_native_bf16(cpuinfo) is expected
+    assert cpu_has_native_bf16(tmp_path / "missing") is False
+
+
+def test_auto_precision(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert auto_precision("cuda:0") == "fp16"
+    monkeypatch.setattr(sentence, "cpu_has_native_bf16", lambda: False)
+    assert auto_precision("cpu") == "fp32"
+    monkeypatch.setattr(sentence, "cpu_has_native_bf16", lambda: True)
+    assert auto_precision("cpu") == "bf16"
+
+
+@pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU has no native bf16")
+def test_bf16_vectors_rank_like_fp32() -> None:
+    fp32 = SentenceTransformerEmbedder(minilm_path(), MINILM_ID, device="cpu", precision="fp32")
+    bf16 = SentenceTransformerEmbedder(minilm_path(), MINILM_ID, device="cpu", precision="bf16")
+    a, b = fp32.embed_documents(TEXTS), bf16.embed_documents(TEXTS)
+    assert b.dtype == np.float32 and np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
+    assert float((a * b).sum(axis=1).min()) > 0.99
+    query = "how do I start a service when the machine boots?"
+    order = [np.argsort(-(m @ e.embed_query(query))).tolist() for m, e in ((a, fp32), (b, bf16))]
+    assert order[0] == order[1] and order[0][0] == 0
+
+
+@pytest.mark.parametrize("name", ["minilm", "use-m3"])
+def test_a_batch_of_queries_embeds_like_one_at_a_time(name: str) -> None:
+    embedder = (
+        SentenceTransformerEmbedder(minilm_path(), MINILM_ID, device="cpu", precision="fp32")
+        if name == "minilm"
+        else UseEmbedder(threads=1)
+    )
+    batch = embed_queries(embedder, TEXTS)
+    single = np.stack([embedder.embed_query(t) for t in TEXTS])
+    assert batch.shape == (len(TEXTS), embedder.dim)
+    assert float((batch * single).sum(axis=1).min()) > 0.9999
+    assert embed_queries(embedder, []).shape == (0, embedder.dim)
