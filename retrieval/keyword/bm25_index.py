@@ -230,8 +230,7 @@ class KeywordIndex:
         if not rows_file.is_file():
             return None
         try:
-            import bm25s
-
+            bm25s = _bm25s()
             rows = json.loads(rows_file.read_text(encoding="utf-8"))
             model = None
             if rows["chunk_ids"]:
@@ -242,8 +241,7 @@ class KeywordIndex:
             return None
 
     def _build(self, generation: int) -> _Matrix:
-        import bm25s
-
+        bm25s = _bm25s()
         chunk_ids: list[str] = []
         metadata: list[dict[str, Any]] = []
         corpus: list[list[str]] = []
@@ -289,3 +287,12 @@ class KeywordIndex:
             number = old.name.removeprefix("matrix-")
             if old != final and number.isdigit() and int(number) < matrix.generation:
                 shutil.rmtree(old, ignore_errors=True)
+
+
+def _bm25s() -> Any:
+    """bm25s, imported on first use; it sets its own logger to DEBUG on import, which would
+    print a line per index build whatever the application's log level is."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
