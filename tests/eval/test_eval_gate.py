@@ -27,7 +27,8 @@ from tests.conftest import EVAL_DATA
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = EVAL_DATA / "python-faq"
-MEASURED_NDCG10 = 0.8068  # 4 runs on one index: 0.8068, 0.8068, 0.8070, 0.8032 (Chroma HNSW)
+MEASURED_NDCG10 = 0.8068  # fp32, 4 runs on one index: 0.8068, 0.8068, 0.8070, 0.8032;
+# bf16 embeddings (the default on CPUs with native bf16): 0.8065
 GATE = math.floor((MEASURED_NDCG10 - 0.02) * 1000) / 1000  # 0.786
 
 pytestmark = pytest.mark.evaldata
