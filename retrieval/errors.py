@@ -34,6 +34,12 @@ class BackendUnavailable(RaglineError):
     """An optional backend (FAISS, Chroma, CUDA, a model package) cannot be used here."""
 
 
+class StoreBusy(RaglineError):
+    """A store read kept failing while another process was writing to it; retry later."""
+
+    retry_after = 1
+
+
 class CollectionNotFound(RaglineError):
     """The named collection does not exist in the data directory."""
 

@@ -14,6 +14,7 @@ from retrieval.errors import (
     CollectionNotFound,
     LoaderError,
     RaglineError,
+    StoreBusy,
     UsageError,
 )
 
@@ -24,6 +25,7 @@ STATUS: list[tuple[type[RaglineError], int]] = [
     (UsageError, 400),
     (LoaderError, 415),
     (BackendUnavailable, 503),
+    (StoreBusy, 503),
 ]
 
 

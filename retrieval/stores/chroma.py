@@ -10,20 +10,24 @@ the matching vectors.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar
 
 import numpy as np
 
 from retrieval.embedders.offline import force_offline
-from retrieval.errors import BackendUnavailable, CollectionMismatch, UsageError
+from retrieval.errors import BackendUnavailable, CollectionMismatch, StoreBusy, UsageError
 from retrieval.stores.base import Closable
 from retrieval.stores.filters import ChromaFilter, clean_metadata, to_chroma
 from retrieval.stores.sidecar import as_matrix, exact_search
 from retrieval.types import DOC_ID, POSITION, Chunk, Filter, Hit
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+_READ_ATTEMPTS = 4
 
 COLLECTION = "chunks"
 _DIM_KEY = "ragline_dim"
@@ -39,28 +43,15 @@ class ChromaStore(Closable):
 
     def __init__(self, path: Path, dim: int, collection: str = COLLECTION) -> None:
         force_offline()  # ANONYMIZED_TELEMETRY=False among others
-        try:
-            import chromadb
-            from chromadb.config import Settings as ChromaSettings
-        except ImportError as exc:
-            raise BackendUnavailable(f"chromadb is not installed: {exc}") from exc
+        _chromadb()  # BackendUnavailable before anything is created
         if dim <= 0:
             raise UsageError(f"vector dimension must be positive, got {dim}")
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.dim = dim
-        self._client: Any = cast(
-            Any,
-            chromadb.PersistentClient(
-                path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
-            ),
-        )
-        self._col = self._client.get_or_create_collection(
-            collection,
-            embedding_function=None,
-            configuration={"hnsw": {"space": "cosine"}},
-            metadata={_DIM_KEY: dim},
-        )
+        self._name = collection
+        self._lock = threading.Lock()
+        self._client, self._col = self._connect()
         stored = (self._col.metadata or {}).get(_DIM_KEY)
         space = ((self._col.configuration or {}).get("hnsw") or {}).get("space")
         if stored is not None and int(stored) != dim:
@@ -71,6 +62,30 @@ class ChromaStore(Closable):
             raise CollectionMismatch(f"the Chroma collection at {path} uses {space}, not cosine")
         self._max_batch = int(self._client.get_max_batch_size())
         self._closed = False
+
+    def _connect(self) -> tuple[Any, Any]:
+        from chromadb.config import Settings as ChromaSettings
+
+        client: Any = _chromadb().PersistentClient(
+            path=str(self.path), settings=ChromaSettings(anonymized_telemetry=False)
+        )
+        col = client.get_or_create_collection(
+            self._name,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={_DIM_KEY: self.dim},
+        )
+        return client, col
+
+    def _reconnect(self, failed: Any) -> None:
+        """A fresh client in place of one whose view of the store went stale (another
+        process wrote to it); the last client of a path closing stops Chroma's shared
+        in-process state for it, so the new one reads the store from disk."""
+        with self._lock:
+            if self._col is not failed or self._closed:
+                return  # another thread reconnected already
+            self._client.close()
+            self._client, self._col = self._connect()
 
     # -- writes ---------------------------------------------------------------------------
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
@@ -113,6 +128,9 @@ class ChromaStore(Closable):
         return int(self._col.count())
 
     def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        return self._retrying(lambda: self._get(chunk_ids))
+
+    def _get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
         self._check_open()
         found: dict[str, Chunk] = {}
         unique = list(dict.fromkeys(chunk_ids))
@@ -144,6 +162,33 @@ class ChromaStore(Closable):
     ) -> list[list[tuple[str, float]]]:
         """:meth:`search` as (chunk id, cosine) pairs. Chroma reads no text or metadata for
         them (measured on 10k chunks, 50 results: 0.5 ms a query instead of 3-5 ms)."""
+        return self._retrying(lambda: self._search_ids(vectors, k, where))
+
+    def _retrying(self, read: Callable[[], _T]) -> _T:
+        """Run a read again when Chroma fails inside because another process wrote to the
+        same store: embedded Chroma is not multi-process safe, and a server searching while
+        `ragline ingest` added files saw "Error finding id" in 2% of its searches, until its
+        client was replaced by a fresh one (waiting alone did not help)."""
+        from chromadb.errors import InternalError
+
+        for attempt in range(_READ_ATTEMPTS):
+            col = self._col
+            try:
+                return read()
+            except InternalError as exc:
+                if attempt == _READ_ATTEMPTS - 1:
+                    raise StoreBusy(
+                        f"the Chroma store at {self.path} failed {_READ_ATTEMPTS} reads while "
+                        f"another process was writing to it ({exc}); try again"
+                    ) from exc
+                log.info("chroma read failed (%s); reconnecting and retrying", exc)
+                time.sleep(0.05 * 2**attempt)
+                self._reconnect(col)
+        raise AssertionError("unreachable")
+
+    def _search_ids(
+        self, vectors: np.ndarray, k: int, where: Filter | None
+    ) -> list[list[tuple[str, float]]]:
         self._check_open()
         queries = as_matrix(vectors, self.dim, "query vectors")
         empty: list[list[tuple[str, float]]] = [[] for _ in range(queries.shape[0])]
@@ -247,3 +292,11 @@ class ChromaStore(Closable):
 
 def _cosine(distance: float) -> float:
     return max(-1.0, min(1.0, 1.0 - float(distance)))  # np.clip costs 10x per scalar
+
+
+def _chromadb() -> Any:
+    try:
+        import chromadb
+    except ImportError as exc:
+        raise BackendUnavailable(f"chromadb is not installed: {exc}") from exc
+    return chromadb

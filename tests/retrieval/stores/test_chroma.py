@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.errors import CollectionMismatch
+from retrieval.errors import CollectionMismatch, StoreBusy
 from retrieval.stores import open_store
 from retrieval.stores.chroma import ChromaStore
 from retrieval.types import Condition, Filter
@@ -90,3 +90,35 @@ def test_short_results_are_completed_exactly(tmp_path: Path) -> None:
         expected = reference(vectors, chunks, queries, 10, where)
         assert [[h.chunk_id for h in r] for r in got] == [[c for c, _ in r] for r in expected]
         assert [h.score for h in got[0]] == pytest.approx([s for _, s in expected[0]], abs=1e-4)
+
+
+def test_a_read_that_fails_inside_chroma_reconnects_and_retries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What another process writing to the store does to a reader: Chroma raises
+    InternalError ("Error finding id") until the reader's client is replaced."""
+    from chromadb.errors import InternalError
+
+    monkeypatch.setattr("retrieval.stores.chroma.time.sleep", lambda _s: None)
+    rng = np.random.default_rng(3)
+    chunks = make_chunks(20)
+    vectors = unit_vectors(rng, 20)
+    with ChromaStore(tmp_path, DIM) as store:
+        store.upsert(chunks, vectors)
+        stale = store._col
+
+        def broken(**kwargs: object) -> object:
+            raise InternalError("Error executing plan: Internal error: Error finding id")
+
+        stale.query = broken
+        hits = store.search(vectors[:1], 3)[0]
+        assert store._col is not stale, "the stale client was replaced"
+        assert hits[0].chunk_id == chunks[0].id and len(hits) == 3
+
+        def always_broken() -> object:
+            raise InternalError("Error finding id")
+
+        with pytest.raises(StoreBusy, match="another process was writing") as caught:
+            store._retrying(always_broken)
+        assert caught.value.retry_after == 1
+        assert len(store.get([c.id for c in chunks])) == 20, "nothing stored was lost"
