@@ -122,6 +122,11 @@ class Collection:
             self._store = None
         self.catalog.close()
 
+    def refresh(self) -> None:
+        """Catch up with what other processes wrote (the keyword index does by itself)."""
+        if self._store is not None:
+            self._store.refresh()
+
     def __enter__(self) -> Collection:
         return self
 

@@ -48,9 +48,16 @@ class CollectionPool:
             entry = self._open.get(name)
             if entry is not None:
                 collection, version = entry
-                if collection.index_version == version and Collection.exists(name, self.settings):
+                if Collection.exists(name, self.settings):
+                    current = collection.index_version
+                    if current != version:
+                        # Changed by another writer: catch up in place. Requests in flight
+                        # keep this same object (closing it under them failed their reads,
+                        # and a second Chroma client would share the stale state anyway).
+                        collection.refresh()
+                        self._open[name] = (collection, current)
                     return collection
-                collection.close()
+                collection.close()  # deleted: opening it again says so
                 del self._open[name]
             collection = Collection.open(name, self.settings)
             shared = self.embedder(collection.info.embedder)

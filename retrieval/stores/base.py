@@ -47,6 +47,10 @@ class VectorStore(Protocol):
 
     def count(self) -> int: ...
 
+    def refresh(self) -> None:
+        """Catch up with writes other processes made since the store was opened."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,7 +51,7 @@ class ChromaStore(Closable):
         self.path = path
         self.dim = dim
         self._name = collection
-        self._lock = threading.Lock()
+        self._clients = _SharedExclusive()
         self._client, self._col = self._connect()
         stored = (self._col.metadata or {}).get(_DIM_KEY)
         space = ((self._col.configuration or {}).get("hnsw") or {}).get("space")
@@ -79,16 +80,26 @@ class ChromaStore(Closable):
 
     def _reconnect(self, failed: Any) -> None:
         """A fresh client in place of one whose view of the store went stale (another
-        process wrote to it); the last client of a path closing stops Chroma's shared
-        in-process state for it, so the new one reads the store from disk."""
-        with self._lock:
+        process wrote to it). It waits for reads in flight on the old client; the last
+        client of a path closing stops Chroma's shared in-process state for it, so the new
+        one reads the store from disk."""
+        with self._clients.exclusive():
             if self._col is not failed or self._closed:
                 return  # another thread reconnected already
             self._client.close()
             self._client, self._col = self._connect()
 
+    def refresh(self) -> None:
+        """See what other processes wrote since this store opened (a new client)."""
+        self._check_open()
+        self._reconnect(self._col)
+
     # -- writes ---------------------------------------------------------------------------
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        with self._clients.shared():
+            self._upsert(chunks, vectors)
+
+    def _upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         self._check_open()
         if len(chunks) == 0:
             return
@@ -112,6 +123,10 @@ class ChromaStore(Closable):
             )
 
     def delete(self, chunk_ids: Iterable[str]) -> int:
+        with self._clients.shared():
+            return self._delete(chunk_ids)
+
+    def _delete(self, chunk_ids: Iterable[str]) -> int:
         self._check_open()
         ids = list(dict.fromkeys(chunk_ids))
         removed = 0
@@ -124,8 +139,9 @@ class ChromaStore(Closable):
 
     # -- reads ----------------------------------------------------------------------------
     def count(self) -> int:
-        self._check_open()
-        return int(self._col.count())
+        with self._clients.shared():
+            self._check_open()
+            return int(self._col.count())
 
     def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
         return self._retrying(lambda: self._get(chunk_ids))
@@ -172,18 +188,19 @@ class ChromaStore(Closable):
         from chromadb.errors import InternalError
 
         for attempt in range(_READ_ATTEMPTS):
-            col = self._col
-            try:
-                return read()
-            except InternalError as exc:
-                if attempt == _READ_ATTEMPTS - 1:
-                    raise StoreBusy(
-                        f"the Chroma store at {self.path} failed {_READ_ATTEMPTS} reads while "
-                        f"another process was writing to it ({exc}); try again"
-                    ) from exc
-                log.info("chroma read failed (%s); reconnecting and retrying", exc)
-                time.sleep(0.05 * 2**attempt)
-                self._reconnect(col)
+            with self._clients.shared():
+                col = self._col
+                try:
+                    return read()
+                except InternalError as exc:
+                    if attempt == _READ_ATTEMPTS - 1:
+                        raise StoreBusy(
+                            f"the Chroma store at {self.path} failed {_READ_ATTEMPTS} reads "
+                            f"while another process was writing to it ({exc}); try again"
+                        ) from exc
+                    log.info("chroma read failed (%s); reconnecting and retrying", exc)
+            time.sleep(0.05 * 2**attempt)
+            self._reconnect(col)
         raise AssertionError("unreachable")
 
     def _search_ids(
@@ -285,9 +302,10 @@ class ChromaStore(Closable):
 
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._client.close()
+        with self._clients.exclusive():
+            if not self._closed:
+                self._closed = True
+                self._client.close()
 
 
 def _cosine(distance: float) -> float:
@@ -300,3 +318,44 @@ def _chromadb() -> Any:
     except ImportError as exc:
         raise BackendUnavailable(f"chromadb is not installed: {exc}") from exc
     return chromadb
+
+
+class _SharedExclusive:
+    """Many readers of the current Chroma client at once, or one thread replacing it.
+
+    Writer-preferring: once a replacement waits, new readers wait behind it, so a steady
+    stream of searches cannot starve it. Not re-entrant: a thread holding the shared side
+    must not ask for the exclusive one (no store method nests them)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._waiting_writers = 0
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writer and not self._waiting_writers)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting_writers += 1
+            self._cond.wait_for(lambda: not self._writer and not self._readers)
+            self._waiting_writers -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()

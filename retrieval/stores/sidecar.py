@@ -221,6 +221,11 @@ class SidecarStore(Closable):
         scores[short], fids[short] = exact_scores, exact_fids
         return scores, fids
 
+    def refresh(self) -> None:
+        """See what other processes wrote (every search also does this by itself)."""
+        self._check_open()
+        self.sync()
+
     def sync(self) -> None:
         """Bring the search structure up to the sidecar's generation (rebuilding if needed)."""
         with self._lock:

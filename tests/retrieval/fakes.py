@@ -74,6 +74,9 @@ class MemoryStore:
     def count(self) -> int:
         return len(self.chunks)
 
+    def refresh(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
