@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from retrieval import embedders
 from retrieval.collection import Collection
 from retrieval.embedders.base import Embedder
+from retrieval.embedders.cache import RecentQueries
 from retrieval.settings import CacheSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,9 @@ class SimplePool:
                 collection = Collection.open(name, self.settings)
                 key = collection.info.embedder
                 if key not in self._embedders:
-                    self._embedders[key] = embedders.load_embedder(key, self.settings.embedding)
+                    self._embedders[key] = RecentQueries(
+                        embedders.load_embedder(key, self.settings.embedding)
+                    )
                 collection.__dict__["embedder"] = self._embedders[key]
                 self._open[name] = collection
             return self._open[name]

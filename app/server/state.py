@@ -14,6 +14,7 @@ from app.server.metrics import Metrics
 from retrieval import embedders
 from retrieval.collection import Collection
 from retrieval.embedders.base import Embedder
+from retrieval.embedders.cache import RecentQueries
 from retrieval.settings import Settings
 
 
@@ -40,7 +41,7 @@ class CollectionPool:
                     # per call. With two, concurrent calls fight over the cores (measured
                     # with use-m3 on 2 cores, 8 concurrent queries: 6/s vs 250/s).
                     embedder.threads = 1  # type: ignore[attr-defined]
-                self._embedders[name] = embedder
+                self._embedders[name] = RecentQueries(embedder)
             return self._embedders[name]
 
     def get(self, name: str) -> Collection:

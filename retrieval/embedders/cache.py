@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -100,3 +103,53 @@ class CachedEmbedder:
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return embed_queries(self.inner, texts)
+
+
+class RecentQueries:
+    """Wraps an Embedder; remembers the last ``size`` query vectors.
+
+    One answer embeds its question up to three times (retrieval, the semantic answer cache,
+    few-shot example selection); with this in front of the shared embedder it is embedded
+    once. Small on purpose: it is not a cache of everyone's questions (a load test cycling
+    through hundreds of distinct queries never hits it), only of the ones just asked.
+    Document embeddings pass through.
+    """
+
+    def __init__(self, inner: Embedder, size: int = 64) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.dim = inner.dim
+        self.size = size
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:  # threads, device, batch_size of the inner one
+        return getattr(self.inner, name)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        vector: np.ndarray = self.embed_queries([text])[0]
+        return vector
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            known = {t: self._recent[t] for t in texts if t in self._recent}
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            fresh = embed_queries(self.inner, missing)
+            with self._lock:
+                for text, vector in zip(missing, fresh, strict=True):
+                    vector.flags.writeable = False
+                    known[text] = self._recent[text] = vector
+                while len(self._recent) > self.size:
+                    self._recent.popitem(last=False)
+        with self._lock:
+            for text in known:
+                if text in self._recent:
+                    self._recent.move_to_end(text)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            out[i] = known[text]
+        return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 from retrieval.embedders import sentence
 from retrieval.embedders.base import embed_queries
+from retrieval.embedders.cache import RecentQueries
 from retrieval.embedders.sentence import (
     MINILM_ID,
     SentenceTransformerEmbedder,
@@ -70,3 +72,32 @@ def test_a_batch_of_queries_embeds_like_one_at_a_time(name: str) -> None:
     assert batch.shape == (len(TEXTS), embedder.dim)
     assert float((batch * single).sum(axis=1).min()) > 0.9999
     assert embed_queries(embedder, []).shape == (0, embedder.dim)
+
+
+class Counting:
+    model_id, dim = "counting", 3
+
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return np.ones((len(texts), 3), dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        self.queries.append(text)
+        return np.array([len(text), 1.0, 0.0], dtype=np.float32)
+
+
+def test_recent_queries_embed_a_question_once_and_forget_old_ones() -> None:
+    inner = Counting()
+    recent = RecentQueries(inner, size=2)
+    first = recent.embed_query("a")
+    assert np.array_equal(recent.embed_queries(["a", "bb", "a"])[2], first)
+    recent.embed_query("bb")
+    assert inner.queries == ["a", "bb"]
+    recent.embed_query("ccc")  # "a" is now the oldest of three: dropped
+    recent.embed_query("a")
+    assert inner.queries == ["a", "bb", "ccc", "a"]
+    first[0] = 5.0  # callers get copies: changing one does not change what is remembered
+    assert recent.embed_query("a")[0] == 1.0
+    assert recent.embed_documents(["x"]).shape == (1, 3) and recent.model_id == "counting"
