@@ -23,7 +23,7 @@ from retrieval.embedders.offline import force_offline
 from retrieval.errors import BackendUnavailable, CollectionMismatch, StoreBusy, UsageError
 from retrieval.stores.base import Closable
 from retrieval.stores.filters import ChromaFilter, clean_metadata, to_chroma
-from retrieval.stores.sidecar import as_matrix, exact_search
+from retrieval.stores.sidecar import as_matrix, chunk_vectors, exact_search
 from retrieval.types import DOC_ID, POSITION, Chunk, Filter, Hit
 
 log = logging.getLogger(__name__)
@@ -103,9 +103,7 @@ class ChromaStore(Closable):
         self._check_open()
         if len(chunks) == 0:
             return
-        matrix = as_matrix(vectors, self.dim, "vectors")
-        if matrix.shape[0] != len(chunks):
-            raise UsageError(f"got {len(chunks)} chunks but {matrix.shape[0]} vectors")
+        matrix = chunk_vectors(chunks, vectors, self.dim)
         last = {c.id: i for i, c in enumerate(chunks)}  # Chroma refuses repeated ids
         rows = sorted(last.values())
         for part in _batches(rows, self._max_batch):

@@ -26,6 +26,14 @@ EXACT_MAX = 4096
 """Filters matching at most this many chunks are searched exactly over just those vectors."""
 
 
+def chunk_vectors(chunks: Sequence[Chunk], vectors: np.ndarray, dim: int) -> np.ndarray:
+    """:func:`as_matrix` of the vectors given with ``chunks``: one row per chunk."""
+    matrix = as_matrix(vectors, dim, "vectors")
+    if matrix.shape[0] != len(chunks):
+        raise UsageError(f"got {len(chunks)} chunks but {matrix.shape[0]} vectors")
+    return matrix
+
+
 def as_matrix(vectors: np.ndarray, dim: int, what: str) -> np.ndarray:
     """``vectors`` as a C-contiguous float32 (n, dim) array with L2-normalised rows."""
     array = np.asarray(vectors, dtype=np.float32)
@@ -130,9 +138,7 @@ class SidecarStore(Closable):
         self._check_open()
         if len(chunks) == 0:
             return
-        matrix = as_matrix(vectors, self.dim, "vectors")
-        if matrix.shape[0] != len(chunks):
-            raise UsageError(f"got {len(chunks)} chunks but {matrix.shape[0]} vectors")
+        matrix = chunk_vectors(chunks, vectors, self.dim)
         with self._lock:
             self._before_write()
             self._follow(self.db.upsert(chunks, matrix))

@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from retrieval.settings import Settings
+from tests.cli import run_ragline
 from tests.ingest.corpus import write_corpus
 
 
 def ragline(
     *args: str, settings: Settings, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RAGLINE_")}
-    full_env["RAGLINE_DATA_DIR"] = str(settings.data_dir)
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_ragline(*args, data_dir=settings.data_dir, env=env, cwd=Path.cwd())
 
 
 def test_config_merges_defaults_toml_and_environment(settings: Settings, tmp_path: Path) -> None:

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -33,6 +32,7 @@ from retrieval.settings import Settings
 from retrieval.types import Message
 from tests.app.cache.conftest import REDIS_URL, redis_reachable
 from tests.app.server.live import sources_in
+from tests.cli import run_ragline
 from tests.eval.fixtures import DOCS, write_fixture
 from tests.retrieval.fakes import BagOfWordsEmbedder
 
@@ -249,16 +249,7 @@ def test_cache_hit_rate_on_redis_and_the_entries_are_removed(
 
 
 def ragline(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGLINE_")}
-    env["RAGLINE_DATA_DIR"] = str(data_dir)
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
-    )
+    return run_ragline(*args, data_dir=data_dir)
 
 
 def test_answers_on_a_beir_set_is_a_usage_error(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from app.cli import app
+from tests.cli import run_ragline
 from tests.eval.fixtures import QUERIES, write_fixture
 from tests.retrieval.fakes import BagOfWordsEmbedder
 
@@ -168,16 +168,7 @@ def test_compare_prints_the_differences(workspace: Path, first_run: Any) -> None
 
 
 def ragline(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGLINE_")}
-    env["RAGLINE_DATA_DIR"] = str(data_dir)
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
-    )
+    return run_ragline(*args, data_dir=data_dir)
 
 
 def test_bad_flags_are_one_line_usage_errors(tmp_path: Path) -> None:
