@@ -71,14 +71,16 @@ def question(rng: random.Random) -> str:
 
 
 # -- the collection -------------------------------------------------------------------------
-def collection_name(store: str) -> str:
-    return "load" if store == "chroma" else f"load-{store}"
+def collection_name(store: str, embedder: str) -> str:
+    """One collection per store and embedder (the USE + Chroma default keeps its old name)."""
+    name = "load" if store == "chroma" else f"load-{store}"
+    return name if embedder == "use-m3" else f"{name}-{embedder}"
 
 
 def build_collection(data_dir: Path, chunks: int, embedder: str, store: str) -> dict[str, Any]:
     """Ingest synthetic runbooks until the collection has ``chunks`` chunks (reused if so;
     a second store over the same texts reuses the embedding cache)."""
-    name = collection_name(store)
+    name = collection_name(store, embedder)
     from ingest.pipeline import Ingestor
     from retrieval.collection import Collection
     from retrieval.embedders.offline import force_offline
@@ -289,7 +291,7 @@ def requests_for(scenario: str, collection: str) -> Callable[[int], Request]:
 async def run_all(url: str, args: argparse.Namespace) -> list[Result]:
     results = []
     for scenario in args.scenarios:
-        make = requests_for(scenario, collection_name(args.store))
+        make = requests_for(scenario, collection_name(args.store, args.embedder))
         concurrency = args.concurrency
         if scenario == "ask-uncached":
             concurrency = args.uncached_concurrency or args.concurrency

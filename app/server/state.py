@@ -68,6 +68,9 @@ class CollectionPool:
             # and concurrent first requests racing to open one store made Chroma fail.
             _ = collection.store
             collection.keyword.load()
+            # Load the model now (it loads lazily on the first embedding), so that the
+            # freeze below covers torch's and the model's objects as well.
+            collection.embedder.embed_query("warm-up")
             self._open[name] = (collection, collection.index_version)
             freeze_long_lived()
             return collection
