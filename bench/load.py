@@ -16,6 +16,10 @@ count (any non-200 answer or transport error) per scenario.
     .venv/bin/python bench/load.py [--duration 60] [--concurrency 16] [--chunks 10000]
         [--store chroma|faiss] [--scenarios search,ask-cached,ask-uncached]
         [--llm fake|llama-cpp] [--data-dir artifacts/bench-load] [--json OUT] [--smoke]
+        [--embedder use-m3|minilm] [--workers N] [--search-threads N]
+
+The server gets no RAGLINE_* variables from the calling shell (only those set here), so
+server settings are varied through these options.
 """
 
 from __future__ import annotations
@@ -126,13 +130,14 @@ def start_server(data_dir: Path, port: int, args: argparse.Namespace) -> subproc
             "RAGLINE_LLM__MAX_QUEUE": str(max(args.concurrency, args.uncached_concurrency)),
             "RAGLINE_SERVER__RATE_LIMIT_PER_MINUTE": "0",  # the bench is one client
             "RAGLINE_CACHE__REDIS_URL": args.redis_url,
+            "RAGLINE_SERVER__SEARCH_THREADS": str(args.search_threads),
         }
     )
     if args.model_path:
         env["RAGLINE_LLM__MODEL_PATH"] = str(args.model_path)
     command = [sys.executable, "-m", "uvicorn", "app.server.asgi:build", "--factory",
                "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-               "--log-level", "warning"]  # fmt: skip
+               "--log-level", "warning", "--workers", str(args.workers)]  # fmt: skip
     return subprocess.Popen(command, cwd=ROOT, env=env)
 
 
@@ -325,6 +330,8 @@ def main() -> None:
     parser.add_argument("--store", default="chroma", choices=["chroma", "faiss"])
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--llm", default="fake", choices=["fake", "llama-cpp"])
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument("--search-threads", type=int, default=1, help="server.search_threads")
     parser.add_argument("--max-tokens", type=int, default=64, help="llm.max_new_tokens")
     parser.add_argument("--model-path", type=Path, help="llama-cpp: a GGUF (default: bundled)")
     parser.add_argument(
