@@ -31,25 +31,27 @@ from retrieval.stores import open_store
 from tests.retrieval.fakes import BagOfWordsEmbedder, add, chunk, make_collection
 
 
-class TestFaissVectorStore(VectorStoreIntegrationTests):
+class StoreSuite(VectorStoreIntegrationTests):
+    """The standard suite over one of our stores, named by ``backend``."""
+
+    backend = ""
+
     @pytest.fixture
     def vectorstore(self, tmp_path: Path) -> Iterator[LCVectorStore]:
-        store = open_store("faiss", tmp_path / "faiss", 6)
+        store = open_store(self.backend, tmp_path / self.backend, 6)
         try:
             yield RaglineVectorStore(store, self.get_embeddings())
         finally:
             store.close()
+
+
+class TestFaissVectorStore(StoreSuite):
+    backend = "faiss"
 
 
 @pytest.mark.slow
-class TestChromaVectorStore(VectorStoreIntegrationTests):
-    @pytest.fixture
-    def vectorstore(self, tmp_path: Path) -> Iterator[LCVectorStore]:
-        store = open_store("chroma", tmp_path / "chroma", 6)
-        try:
-            yield RaglineVectorStore(store, self.get_embeddings())
-        finally:
-            store.close()
+class TestChromaVectorStore(StoreSuite):
+    backend = "chroma"
 
 
 class TestCollectionVectorStore(VectorStoreIntegrationTests):
