@@ -4,52 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import random
-import re
 from pathlib import Path
-from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hypothesis_settings
-from hypothesis import strategies as st
 
 from ingest.elements import LIST_ITEM, TABLE, TEXT, TITLE, Element
-from ingest.loaders import SUPPORTED_SUFFIXES, LoadedFile, is_supported, load_file, preload
+from ingest.loaders import SUPPORTED_SUFFIXES, is_supported
 from ingest.loaders import pdf as pdf_loader
-from ingest.loaders.partition import prepare_unstructured
-from retrieval.errors import BackendUnavailable, LoaderError
-from retrieval.settings import IngestSettings
+from retrieval.errors import LoaderError
 from tests.ingest import make_files as mf
-
-
-@pytest.fixture(scope="session")
-def unstructured_ready() -> None:
-    """Import unstructured and its spaCy model once for the whole session (several seconds)."""
-    preload()
-
-
-@pytest.fixture(scope="session")
-def good(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return mf.make_good_files(tmp_path_factory.mktemp("good"))
-
-
-@pytest.fixture(scope="session")
-def bad(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return mf.make_bad_files(tmp_path_factory.mktemp("bad"))
-
-
-def load(path: Path, **overrides: Any) -> LoadedFile:
-    return load_file(path, IngestSettings(**overrides))
-
-
-def all_text(loaded: LoadedFile) -> str:
-    return "\n".join(element.text for element in loaded.elements)
-
-
-def first(loaded: LoadedFile, text: str) -> Element:
-    return next(e for e in loaded.elements if text in e.text)
+from tests.ingest.loading import all_text, first, load
 
 
 def test_supported_suffixes() -> None:
@@ -272,130 +236,3 @@ def test_pdf_without_text_layer_when_ocr_is_impossible(
     monkeypatch.setattr(pdf_loader, "ocr_available", lambda: False)
     with pytest.raises(LoaderError, match=r"^no text found \(.*install tesseract-ocr"):
         load(good["pdf_scanned"])
-
-
-# --- bad input ----------------------------------------------------------------------------
-
-BAD_CASES: list[tuple[str, str, dict[str, Any]]] = [
-    ("empty", r"empty file", {}),
-    ("blank_text", r"no text found", {}),
-    ("binary_txt", r"binary content, not text", {}),
-    ("control_txt", r"binary content, not text", {}),
-    ("huge", r"file is 101\.0 MB, over the 100 MB limit", {}),
-    ("truncated_pdf", r"corrupt PDF: .+", {}),
-    ("junk_pdf", r"corrupt PDF: .+", {}),
-    ("text_as_pdf", r"not a PDF file \(no %PDF header\)", {}),
-    ("blank_pdf", r"no text found \(the PDF has no text layer and OCR is off\)", {"pdf_ocr": False}),
-    ("encrypted_pdf", r"password-protected document", {}),
-    ("encrypted_docx", r"password-protected document", {}),
-    ("encrypted_xlsx", r"password-protected document", {}),
-    ("text_as_docx", r"corrupt \.docx file: not a valid zip archive.*", {}),
-    ("ole_docx", r".*legacy binary Office file, not a valid \.docx file", {}),
-    ("zip_no_docx", r"could not parse \.docx file: There is no item named .+", {}),
-    ("zip_bomb_docx", r"archive inflates to 60\.0 MB, \d+ times its packed size.*", {}),
-    ("zip_bomb_xlsx", r"archive inflates to 60\.0 MB, \d+ times its packed size.*", {}),
-    ("zip_bomb_xlsx", r"archive inflates to 60\.0 MB, over the 50 MB limit", {"max_unzipped_mb": 50}),
-    ("unsupported", r"unsupported file type \.xyz", {}),
-    ("no_suffix", r"unsupported file type \(no suffix\)", {}),
-    ("bad_json", r"invalid JSON: Expecting .+", {}),
-    ("bad_jsonl", r"invalid JSON on line 3: .+", {}),
-    ("empty_json", r"no text found", {}),
-    ("tags_only_html", r"no text found", {}),
-    ("dir", r"is a directory, not a file", {}),
-    ("missing", r"file not found", {}),
-    ("broken_link", r"broken symbolic link", {}),
-]  # fmt: skip
-
-
-@pytest.mark.usefixtures("unstructured_ready")
-@pytest.mark.parametrize(("name", "reason", "overrides"), BAD_CASES)
-def test_bad_input_gives_a_one_line_reason(
-    bad: dict[str, Path], name: str, reason: str, overrides: dict[str, Any]
-) -> None:
-    with pytest.raises(LoaderError) as caught:
-        load(bad[name], **overrides)
-    message = str(caught.value)
-    assert re.fullmatch(reason, message), message
-    assert "\n" not in message
-
-
-@pytest.mark.parametrize("suffix", [".md", ".csv", ".json", ".jsonl", ".html", ".rst"])
-def test_binary_junk_under_a_text_name(tmp_path: Path, suffix: str) -> None:
-    path = tmp_path / f"junk{suffix}"
-    path.write_bytes(random.Random(suffix).randbytes(2048))
-    with pytest.raises(LoaderError, match=r"^binary content, not text$"):
-        load(path)
-
-
-def test_size_limits_come_from_settings(good: dict[str, Path]) -> None:
-    with pytest.raises(LoaderError, match=r"^file is 0\.00031 MB, over the 0\.0001 MB limit$"):
-        load(good["txt_utf8"], max_file_mb=0.0001)
-    with pytest.raises(LoaderError, match=r"^archive inflates to 0\.\d+ MB, over the 0\.01 MB"):
-        load(good["docx"], max_unzipped_mb=0.01)
-
-
-def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
-    fifo = tmp_path / "pipe.txt"
-    os.mkfifo(fifo)
-    with pytest.raises(LoaderError, match=r"^not a regular file$"):
-        load(fifo)
-
-
-def test_permission_denied(good: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(self: Path, *args: object, **kwargs: object) -> None:
-        raise PermissionError(13, "Permission denied", str(self))
-
-    monkeypatch.setattr(Path, "open", refuse)
-    with pytest.raises(LoaderError, match=r"^permission denied$"):
-        load(good["txt_utf8"])
-
-
-@pytest.mark.usefixtures("unstructured_ready")
-def test_unexpected_parser_errors_are_wrapped(
-    good: dict[str, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import unstructured.partition.docx
-
-    def explode(**kwargs: object) -> None:
-        raise RuntimeError("parser exploded\nwith a long traceback-like second line")
-
-    monkeypatch.setattr(unstructured.partition.docx, "partition_docx", explode)
-    with pytest.raises(LoaderError, match=r"^could not parse \.docx file: parser exploded$"):
-        load(good["docx"])
-
-
-def test_missing_spacy_model_is_reported_not_downloaded(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
-
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    with pytest.raises(BackendUnavailable, match="en_core_web_sm"):
-        prepare_unstructured.__wrapped__()
-    assert os.environ["HF_HUB_OFFLINE"] == "1"
-
-
-_FUZZ_SUFFIXES = sorted(SUPPORTED_SUFFIXES - {".pdf"})
-_PREFIXES = [b"", b"PK\x03\x04", b"%PDF-1.7\n", b"{", b"<html>", b"\xef\xbb\xbf", b"# "]
-
-
-@pytest.mark.slow
-@pytest.mark.usefixtures("unstructured_ready")
-@hypothesis_settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(
-    suffix=st.sampled_from([*_FUZZ_SUFFIXES, ".pdf"]),
-    prefix=st.sampled_from(_PREFIXES),
-    body=st.binary(min_size=1, max_size=2000),
-)
-def test_random_bytes_never_escape_as_other_errors(
-    tmp_path: Path, suffix: str, prefix: bytes, body: bytes
-) -> None:
-    path = tmp_path / f"fuzz{suffix}"
-    path.write_bytes(prefix + body)
-    try:
-        loaded = load(path, pdf_ocr=False)
-    except LoaderError as exc:
-        assert str(exc) and "\n" not in str(exc)
-    else:
-        assert loaded.elements and all(e.text.strip() for e in loaded.elements)
