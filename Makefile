@@ -10,7 +10,7 @@ test: setup
 	scripts/test.sh
 
 lint: setup
-	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy && .venv/bin/lint-imports
 
 bench: setup
 	.venv/bin/python bench/ingest.py

