@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from ingest.elements import TABLE, TITLE, Element
-from retrieval.embedders.base import TokenCounter
+from ragline.ingest.elements import TABLE, TITLE, Element
+from ragline.retrieval.embedders.base import TokenCounter
 
 # Most to least structural. CJK sentence enders need no following space; Western ones do,
 # so "3.14" or "e.g." inside a sentence is not a boundary.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import re
 
-from retrieval.errors import LoaderError
+from ragline.retrieval.errors import LoaderError
 
 BINARY = "binary content, not text"
 

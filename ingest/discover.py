@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from retrieval.errors import UsageError
+from ragline.retrieval.errors import UsageError
 
 
 def discover(paths: Iterable[Path]) -> Iterator[Path]:

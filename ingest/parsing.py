@@ -9,9 +9,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.elements import Element
-from retrieval.errors import LoaderError
-from retrieval.settings import IngestSettings
+from ragline.ingest.elements import Element
+from ragline.retrieval.errors import LoaderError
+from ragline.retrieval.settings import IngestSettings
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,8 @@ class Parsed:
 
 def parse_file(path: Path, settings: IngestSettings) -> Parsed:
     """Load one file; every failure becomes ``Parsed.error``, never an exception."""
-    from ingest.loaders import load_file
-    from retrieval.embedders.offline import force_offline
+    from ragline.ingest.loaders import load_file
+    from ragline.retrieval.embedders.offline import force_offline
 
     force_offline()
     try:

@@ -20,18 +20,18 @@ from typing import Any
 
 import numpy as np
 
-from ingest.chunking import Chunker
-from ingest.discover import discover
-from ingest.language import detect_language
-from ingest.parsing import Parsed, parse_all
-from retrieval import embedders
-from retrieval.catalog import DONE, CommitInfo
-from retrieval.collection import Collection
-from retrieval.embedders.base import Embedder
-from retrieval.embedders.cache import CachedEmbedder, EmbeddingCache
-from retrieval.ids import document_id
-from retrieval.settings import Settings
-from retrieval.types import Chunk, MetaValue
+from ragline.ingest.chunking import Chunker
+from ragline.ingest.discover import discover
+from ragline.ingest.language import detect_language
+from ragline.ingest.parsing import Parsed, parse_all
+from ragline.retrieval import embedders
+from ragline.retrieval.catalog import DONE, CommitInfo
+from ragline.retrieval.collection import ChunksRemoved, Collection
+from ragline.retrieval.embedders.base import Embedder
+from ragline.retrieval.embedders.cache import CachedEmbedder, EmbeddingCache
+from ragline.retrieval.ids import document_id
+from ragline.retrieval.settings import Settings
+from ragline.retrieval.types import Chunk, MetaValue
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +86,18 @@ class Ingestor:
         embedder: str | None = None,
         store: str | None = None,
         workers: int | None = None,
-        shared_embedder: Embedder | None = None,
+        model: Embedder | None = None,
+        on_chunks_removed: ChunksRemoved | None = None,
     ) -> None:
+        """Ingest into collection ``collection`` (created on first run). ``embedder`` and
+        ``store`` name the backends of a new collection; ``model`` shares an already loaded
+        embedding model; ``on_chunks_removed`` is told the ids of every chunk replaced or
+        deleted (pass the answer cache's eviction, e.g. ``ragline.cache.evictor(settings)``;
+        cached answers are keyed by the index version, so they are never served stale
+        either way, but this frees them at once)."""
         self.settings = settings
-        self.shared_embedder = shared_embedder
+        self.model = model
+        self.on_chunks_removed = on_chunks_removed
         self.name = collection
         self.embedder_name = embedder or settings.embedding.model
         self.store_name = store or settings.store.backend
@@ -110,7 +118,12 @@ class Ingestor:
         notify = progress or (lambda _state, _path: None)
         files = list(discover(paths))
         if Collection.exists(self.name, self.settings):
-            self.collection = Collection.open(self.name, self.settings, self.shared_embedder)
+            self.collection = Collection.open(
+                self.name,
+                self.settings,
+                embedder=self.model,
+                on_chunks_removed=self.on_chunks_removed,
+            )
         try:
             in_flight: dict[Path, _Candidate] = {}
 
@@ -279,7 +292,16 @@ class Ingestor:
         if name == "auto":
             name = embedders.for_language(language)
         log.info("creating collection %s (language %s, embedder %s)", self.name, language, name)
-        return Collection.create(self.name, self.settings, name, language, self.store_name)
+        model = self.model if self.model is not None and self.embedder_name == name else None
+        return Collection.create(
+            self.name,
+            self.settings,
+            name,
+            language,
+            self.store_name,
+            model=model,
+            on_chunks_removed=self.on_chunks_removed,
+        )
 
     def _get_chunker(self) -> Chunker:
         if self._chunker is None:

@@ -3,7 +3,7 @@
 Importing it is cheap: backends (torch, faiss, chromadb) load only when used.
 """
 
-from retrieval.errors import RaglineError
-from retrieval.types import Chunk, Condition, Document, Filter, Hit, Message
+from ragline.retrieval.errors import RaglineError
+from ragline.retrieval.types import Chunk, Condition, Document, Filter, Hit, Message
 
 __all__ = ["Chunk", "Condition", "Document", "Filter", "Hit", "Message", "RaglineError"]

@@ -8,11 +8,12 @@ documents and index version; ``store/`` its vectors.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
@@ -20,17 +21,20 @@ from typing import Any
 
 import numpy as np
 
-from retrieval import embedders, events
-from retrieval.catalog import Catalog
-from retrieval.embedders.base import Embedder, TokenCounter, embed_queries
-from retrieval.errors import CollectionMismatch, CollectionNotFound, UsageError
-from retrieval.keyword import KeywordIndex, open_collection_index
-from retrieval.settings import Settings
-from retrieval.stores import VectorStore
-from retrieval.stores.select import open_auto
-from retrieval.types import Chunk, Filter, Hit
+from ragline.retrieval import embedders
+from ragline.retrieval.catalog import Catalog
+from ragline.retrieval.embedders.base import Embedder, TokenCounter, embed_queries
+from ragline.retrieval.errors import CollectionMismatch, CollectionNotFound, UsageError
+from ragline.retrieval.keyword import KeywordIndex, open_collection_index
+from ragline.retrieval.settings import Settings
+from ragline.retrieval.stores import VectorStore
+from ragline.retrieval.stores.select import open_auto
+from ragline.retrieval.types import Chunk, Filter, Hit
 
 SAME_FORMAT = frozenset({"faiss", "faiss-gpu", "torch", "auto"})
+ChunksRemoved = Callable[[Sequence[str]], object]
+"""Told the ids of chunks a write deleted or replaced (e.g. to evict cached answers)."""
+log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
@@ -59,38 +63,74 @@ def check_name(name: str) -> str:
 
 
 class Collection:
-    def __init__(self, path: Path, info: CollectionInfo, settings: Settings) -> None:
+    """One collection's parts. ``embedder`` shares an already loaded model (else the
+    collection loads its own on first use); ``on_chunks_removed`` is told the ids of every
+    chunk a write removes or replaces."""
+
+    def __init__(
+        self,
+        path: Path,
+        info: CollectionInfo,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        on_chunks_removed: ChunksRemoved | None = None,
+    ) -> None:
         self.path = path
         self.info = info
         self.settings = settings
         self.catalog = Catalog(path / "catalog.sqlite")
         self._store: VectorStore | None = None
+        self._embedder = (
+            embedder if embedder is not None and embedder.model_id == info.model_id else None
+        )
+        self._on_chunks_removed = on_chunks_removed
         self.backend = info.store
 
     # -- lifecycle ------------------------------------------------------------------------
     @classmethod
-    def open(cls, name: str, settings: Settings, embedder: Embedder | None = None) -> Collection:
-        """Open an existing collection; ``embedder`` shares an already loaded model."""
-        path = settings.collections_dir / check_name(name)
-        meta = path / "collection.json"
+    def open(
+        cls,
+        name: str,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        on_chunks_removed: ChunksRemoved | None = None,
+    ) -> Collection:
+        """Open an existing collection; ``embedder`` shares an already loaded model (used
+        only when it is the model the collection was built with)."""
+        info = cls.read_info(name, settings)
+        path = settings.collections_dir / name
+        return cls(path, info, settings, embedder=embedder, on_chunks_removed=on_chunks_removed)
+
+    @staticmethod
+    def read_info(name: str, settings: Settings) -> CollectionInfo:
+        """What collection ``name`` was built with (CollectionNotFound if there is none)."""
+        meta = settings.collections_dir / check_name(name) / "collection.json"
         if not meta.is_file():
             raise CollectionNotFound(
-                f"collection {name!r} does not exist in {settings.collections_dir} "
+                f"collection {name!r} does not exist "
                 f"(create it with: ragline ingest PATH --collection {name})"
             )
-        info = CollectionInfo(**json.loads(meta.read_text()))
-        collection = cls(path, info, settings)
-        if embedder is not None and embedder.model_id == info.model_id:
-            collection.__dict__["embedder"] = embedder
-        return collection
+        return CollectionInfo(**json.loads(meta.read_text()))
 
     @classmethod
     def create(
-        cls, name: str, settings: Settings, embedder: str, language: str, store: str
+        cls,
+        name: str,
+        settings: Settings,
+        embedder: str,
+        language: str,
+        store: str,
+        *,
+        model: Embedder | None = None,
+        on_chunks_removed: ChunksRemoved | None = None,
     ) -> Collection:
+        """Create collection ``name`` embedded with the embedder named ``embedder``
+        (``model``: that embedder, already loaded)."""
         path = settings.collections_dir / check_name(name)
         path.mkdir(parents=True, exist_ok=True)
-        spec = embedders.load_embedder(embedder, settings.embedding)
+        spec = model if model is not None else embedders.load_embedder(embedder, settings.embedding)
         info = CollectionInfo(
             name=name,
             embedder=embedder,
@@ -105,9 +145,7 @@ class Collection:
         tmp = path / "collection.json.tmp"
         tmp.write_text(json.dumps(info.to_dict(), indent=2))
         os.replace(tmp, path / "collection.json")
-        collection = cls(path, info, settings)
-        collection.__dict__["embedder"] = spec
-        return collection
+        return cls(path, info, settings, embedder=spec, on_chunks_removed=on_chunks_removed)
 
     @staticmethod
     def exists(name: str, settings: Settings) -> bool:
@@ -163,15 +201,18 @@ class Collection:
             lambda: self.store,
         )
 
-    @cached_property
+    @property
     def embedder(self) -> Embedder:
-        embedder = embedders.load_embedder(self.info.embedder, self.settings.embedding)
-        if embedder.model_id != self.info.model_id:
-            raise CollectionMismatch(
-                f"collection {self.info.name!r} was embedded with {self.info.model_id}, "
-                f"but {self.info.embedder!r} is now {embedder.model_id}; re-ingest it"
-            )
-        return embedder
+        """The collection's embedding model (the shared one given, else loaded now)."""
+        if self._embedder is None:
+            embedder = embedders.load_embedder(self.info.embedder, self.settings.embedding)
+            if embedder.model_id != self.info.model_id:
+                raise CollectionMismatch(
+                    f"collection {self.info.name!r} was embedded with {self.info.model_id}, "
+                    f"but {self.info.embedder!r} is now {embedder.model_id}; re-ingest it"
+                )
+            self._embedder = embedder
+        return self._embedder
 
     @cached_property
     def token_counter(self) -> TokenCounter:
@@ -191,7 +232,11 @@ class Collection:
         """Remove chunks from the vector store and every secondary index."""
         removed = self.store.delete(chunk_ids)
         self.keyword.delete(chunk_ids)
-        events.chunks_removed(self.settings, list(chunk_ids))
+        if self._on_chunks_removed is not None and chunk_ids:
+            try:
+                self._on_chunks_removed(list(chunk_ids))
+            except Exception:  # a listener never fails the write that already happened
+                log.exception("chunk-removal listener failed")
         return removed
 
     def remove_documents(self, doc_ids: Iterable[str]) -> tuple[int, int]:
@@ -207,7 +252,7 @@ class Collection:
 
     # -- queries --------------------------------------------------------------------------
     def search(self, query: str, k: int = 5, where: Filter | None = None) -> list[Hit]:
-        """Dense search; ``retrieval.retrievers.search`` adds bm25, hybrid, MMR, rerank."""
+        """Dense search; ``ragline.retrieval.retrievers.search`` adds bm25, hybrid, MMR, rerank."""
         return self.search_many([query], k, where)[0]
 
     def search_many(

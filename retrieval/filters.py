@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from retrieval.errors import UsageError
-from retrieval.types import Condition, Filter, MetaValue, Op
+from ragline.retrieval.errors import UsageError
+from ragline.retrieval.types import Condition, Filter, MetaValue, Op
 
 _OPS: tuple[tuple[str, Op], ...] = ((">=", "gte"), ("<=", "lte"), ("^=", "prefix"), ("=", "eq"))
 

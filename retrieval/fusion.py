@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from retrieval.types import Hit
+from ragline.retrieval.types import Hit
 
 
 def rrf_scores(

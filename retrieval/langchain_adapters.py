@@ -3,11 +3,11 @@
 - :class:`RaglineEmbeddings` — a LangChain ``Embeddings`` over a ragline ``Embedder``.
 - :class:`RaglineVectorStore` — a LangChain ``VectorStore`` over a ragline ``VectorStore``
   (or a whole ``Collection``, whose keyword index then moves with it).
-- :class:`RaglineRetriever` — a LangChain ``BaseRetriever`` over ``retrieval.retrievers``
+- :class:`RaglineRetriever` — a LangChain ``BaseRetriever`` over ``ragline.retrieval.retrievers``
   (dense, bm25 or hybrid, with filters, MMR and rerank as configured).
 
 They pass the ``langchain-tests`` standard suites (tests/retrieval/test_langchain_adapters.py).
-Only this module imports langchain-core; ``import retrieval`` does not.
+Only this module imports langchain-core; ``import ragline.retrieval`` does not.
 """
 
 from __future__ import annotations
@@ -26,15 +26,15 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.vectorstores import VectorStore as LCVectorStore
 from pydantic import ConfigDict, Field
 
-from retrieval import embedders
-from retrieval.embedders.base import Embedder, l2_normalise
-from retrieval.errors import UsageError
-from retrieval.mmr import mmr_select
-from retrieval.stores import VectorStore, open_store
-from retrieval.types import DOC_ID, POSITION, Chunk, Filter, Hit, MetaValue
+from ragline.retrieval import embedders
+from ragline.retrieval.embedders.base import Embedder, l2_normalise
+from ragline.retrieval.errors import UsageError
+from ragline.retrieval.mmr import mmr_select
+from ragline.retrieval.stores import VectorStore, open_store
+from ragline.retrieval.types import DOC_ID, POSITION, Chunk, Filter, Hit, MetaValue
 
 if TYPE_CHECKING:
-    from retrieval.collection import Collection
+    from ragline.retrieval.collection import Collection
 
 ADDED_KEYS = "_ragline_added"
 """Metadata key listing the keys the adapter added (doc_id, position); removed on read."""
@@ -241,24 +241,20 @@ class RaglineRetriever(BaseRetriever):
     mode: str = "hybrid"
     filter: Any = None
     options: dict[str, Any] = Field(default_factory=dict)
-    """Other ``SearchOptions`` fields (rrf_k, weights, mmr, ...)."""
+    """Other retrieval options (``RetrievalSettings`` fields: rrf_k, weights, mmr, ...)."""
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
-        from retrieval.retrievers import MODES, SearchOptions, search
+        from ragline.retrieval.retrievers import search
+        from ragline.retrieval.settings import SEARCH_MODES
 
         mode = kwargs.get("mode", self.mode)
-        if mode not in MODES:
-            raise UsageError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-        options = SearchOptions.from_settings(
-            self.collection.settings.retrieval,
-            **{
-                **self.options,
-                "mode": mode,
-                "k": int(kwargs.get("k", self.k)),
-                "where": to_filter(kwargs.get("filter", self.filter)),
-            },
+        if mode not in SEARCH_MODES:
+            raise UsageError(f"unknown mode {mode!r}; choose one of {', '.join(SEARCH_MODES)}")
+        options = self.collection.settings.retrieval.override(
+            **{**self.options, "mode": mode, "k": int(kwargs.get("k", self.k))}
         )
-        result = search(self.collection, query, options)
+        where = to_filter(kwargs.get("filter", self.filter))
+        result = search(self.collection, query, options, where)
         return [to_document(h, with_scores=True) for h in result.hits]

@@ -7,9 +7,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from retrieval.embedders.offline import force_offline
-from retrieval.errors import BackendUnavailable, ConfigError
-from retrieval.types import Hit
+from ragline.retrieval.embedders.offline import force_offline
+from ragline.retrieval.errors import BackendUnavailable, ConfigError
+from ragline.retrieval.types import Hit
 
 
 @runtime_checkable

@@ -1,6 +1,6 @@
 """Mode-aware search over a collection: dense, bm25, or hybrid (RRF), then rerank and MMR.
 
-    result = search(collection, "how do I resume an ingest?", SearchOptions(mode="hybrid"))
+    result = search(collection, "how do I resume an ingest?", RetrievalSettings(mode="hybrid"))
     result.hits            # best first; Hit.scores has "dense", "bm25", "rrf", "rerank"
     result.context_found   # False: the answer layer should follow result.policy
 
@@ -14,24 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from retrieval.embedders.base import embed_queries
-from retrieval.fusion import fuse_ids
-from retrieval.mmr import mmr_select
-from retrieval.rerank import CrossEncoderReranker, Reranker
-from retrieval.settings import RetrievalSettings
-from retrieval.types import Filter, Hit
+from ragline.retrieval.embedders.base import embed_queries
+from ragline.retrieval.fusion import fuse_ids
+from ragline.retrieval.mmr import mmr_select
+from ragline.retrieval.rerank import CrossEncoderReranker, Reranker
+from ragline.retrieval.settings import NoContextPolicy, RetrievalSettings, SearchMode
+from ragline.retrieval.types import Filter, Hit
 
 if TYPE_CHECKING:
-    from retrieval.collection import Collection
-
-Mode = Literal["dense", "bm25", "hybrid"]
-MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
-ScoreName = Literal["auto", "fused", "dense", "bm25", "rerank"]
-Policy = Literal["not_found", "answer_without_context"]
+    from ragline.retrieval.collection import Collection
 
 BM25_WEIGHT_BY_EMBEDDER = {"minilm": 0.5, "use-m3": 2.0}
 """Default BM25 weight in RRF per dense embedder, measured with bench/retrieval_quality.py:
@@ -44,52 +39,17 @@ DEFAULT_NO_CONTEXT = 0.3
 
 
 @dataclass(frozen=True)
-class SearchOptions:
-    mode: Mode = "hybrid"
-    k: int = 5
-    where: Filter | None = None
-    candidates: int = 50
-    rrf_k: int = 10
-    dense_weight: float = 1.0
-    bm25_weight: float | None = None
-    """None: by the collection's embedder (:data:`BM25_WEIGHT_BY_EMBEDDER`)."""
-    mmr: bool = False
-    mmr_lambda: float = 0.7
-    rerank_candidates: int = 20
-    no_context_threshold: float | None = None
-    """None: by the collection's embedder (:data:`NO_CONTEXT_BY_EMBEDDER`), else 0.3."""
-    no_context_score: ScoreName = "auto"
-    no_context_policy: Policy = "not_found"
-
-    @classmethod
-    def from_settings(cls, settings: RetrievalSettings, **overrides: Any) -> SearchOptions:
-        values: dict[str, Any] = {
-            name: getattr(settings, name)
-            for name in cls.__dataclass_fields__
-            if hasattr(settings, name)
-        }
-        values.update(overrides)
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data (for cache keys and reports)."""
-        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        data["where"] = self.where.to_dict() if self.where else []
-        return data
-
-
-@dataclass(frozen=True)
 class SearchResult:
     """Hits plus the verdict of the "no good context" check for the answer layer."""
 
     query: str
     hits: tuple[Hit, ...]
-    mode: Mode
+    mode: SearchMode
     context_found: bool
     best_score: float | None
     score_name: str
     threshold: float
-    policy: Policy
+    policy: NoContextPolicy
     reranked: bool = False
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -120,17 +80,21 @@ def bm25_hits(collection: Collection, query: str, k: int, where: Filter | None) 
 def search(
     collection: Collection,
     query: str,
-    options: SearchOptions | None = None,
+    options: RetrievalSettings | None = None,
+    where: Filter | None = None,
     reranker: Reranker | None = None,
 ) -> SearchResult:
-    """Run one query through the configured retrievers, fusion, reranker and MMR."""
-    return search_many(collection, [query], options, reranker)[0]
+    """Run one query through the configured retrievers, fusion, reranker and MMR.
+    ``options`` default to the collection's ``retrieval`` settings; ``where`` filters
+    inside both retrievers."""
+    return search_many(collection, [query], options, where, reranker)[0]
 
 
 def search_many(
     collection: Collection,
     queries: Sequence[str],
-    options: SearchOptions | None = None,
+    options: RetrievalSettings | None = None,
+    where: Filter | None = None,
     reranker: Reranker | None = None,
 ) -> list[SearchResult]:
     """:func:`search` for several queries with the same options: what a server does with
@@ -138,13 +102,13 @@ def search_many(
     queries in one embedding batch and one store call); text and metadata are read once,
     for the chunks that survive fusion and the cut to ``k`` (or the reranker's / MMR's
     candidates), in one store read for the whole batch."""
-    opts = options or SearchOptions.from_settings(collection.settings.retrieval)
-    if reranker is None and collection.settings.retrieval.reranker_model is not None:
-        reranker = reranker_for(collection.settings.retrieval)
+    opts = options or collection.settings.retrieval
+    if reranker is None and opts.reranker_model is not None:
+        reranker = reranker_for(opts)
     if opts.no_context_threshold is None:
         threshold = NO_CONTEXT_BY_EMBEDDER.get(collection.info.embedder, DEFAULT_NO_CONTEXT)
-        opts = replace(opts, no_context_threshold=threshold)
-    rankings = _rank(collection, queries, opts)
+        opts = opts.model_copy(update={"no_context_threshold": threshold})
+    rankings = _rank(collection, queries, opts, where)
     head = opts.k
     if reranker is not None:
         head = max(opts.k, opts.rerank_candidates)
@@ -176,7 +140,7 @@ def search_many(
                 threshold=opts.no_context_threshold or 0.0,
                 policy=opts.no_context_policy,
                 reranked=reranker is not None,
-                options=opts.to_dict(),
+                options={**opts.model_dump(mode="json"), "where": _plain(where)},
             )
         )
     return results
@@ -186,15 +150,24 @@ Ranking = list[tuple[str, float, dict[str, float]]]
 """(chunk id, score, per-retriever scores), best first."""
 
 
-def _rank(collection: Collection, queries: Sequence[str], opts: SearchOptions) -> list[Ranking]:
+def _plain(where: Filter | None) -> list[Any]:
+    return where.to_dict() if where else []
+
+
+def _rank(
+    collection: Collection,
+    queries: Sequence[str],
+    opts: RetrievalSettings,
+    where: Filter | None,
+) -> list[Ranking]:
     pool = max(opts.k, opts.candidates)
     dense: list[list[tuple[str, float]]] = [[] for _ in queries]
     if opts.mode != "bm25" and queries:
         vectors = embed_queries(collection.embedder, queries)
-        dense = collection.store.search_ids(vectors, pool, opts.where)
+        dense = collection.store.search_ids(vectors, pool, where)
     if opts.mode == "dense":
         return [[(i, s, {"dense": s}) for i, s in row] for row in dense]
-    keyword = [collection.keyword.search_ids(q, pool, opts.where) for q in queries]
+    keyword = [collection.keyword.search_ids(q, pool, where) for q in queries]
     if opts.mode == "bm25":
         return [[(i, s, {"bm25": s}) for i, s in row] for row in keyword]
     bm25_weight = opts.bm25_weight
@@ -222,7 +195,7 @@ def reranker_for(settings: RetrievalSettings) -> Reranker | None:
 
 # -- no good context ----------------------------------------------------------------------
 def assess(
-    hits: Sequence[Hit], options: SearchOptions, reranked: bool = False
+    hits: Sequence[Hit], options: RetrievalSettings, reranked: bool = False
 ) -> tuple[bool, float | None, str]:
     """(context found?, the best score compared, which score it was)."""
     name = options.no_context_score
@@ -251,7 +224,7 @@ def diversify(collection: Collection, ranked: Sequence[Hit], k: int, lambda_: fl
 
 
 def chunk_vectors(collection: Collection, texts: Sequence[str]) -> np.ndarray:
-    from retrieval.embedders.cache import CachedEmbedder, EmbeddingCache
+    from ragline.retrieval.embedders.cache import CachedEmbedder, EmbeddingCache
 
     settings = collection.settings
     cache = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
@@ -20,9 +20,18 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from retrieval.errors import ConfigError
+from ragline.retrieval.errors import ConfigError, UsageError
 
 Device = Literal["auto", "cpu", "cuda"]
+SearchMode = Literal["dense", "bm25", "hybrid"]
+"""dense (embeddings), bm25 (keywords) or hybrid (both, fused)."""
+SEARCH_MODES: tuple[SearchMode, ...] = get_args(SearchMode)
+StoreBackend = Literal["chroma", "faiss", "faiss-gpu", "torch", "auto"]
+STORE_BACKENDS: tuple[StoreBackend, ...] = get_args(StoreBackend)
+EmbedderChoice = Literal["auto", "minilm", "use-m3"]
+"""An embedder name, or auto (chosen by the language of a new collection's documents)."""
+NoContextScore = Literal["auto", "fused", "dense", "bm25", "rerank"]
+NoContextPolicy = Literal["not_found", "answer_without_context"]
 
 
 def default_data_dir() -> Path:
@@ -30,7 +39,7 @@ def default_data_dir() -> Path:
 
 
 class EmbeddingSettings(BaseModel):
-    model: str = Field(
+    model: EmbedderChoice = Field(
         "auto",
         description="Embedder for new collections: 'minilm' (English), 'use-m3' "
         "(multilingual: Chinese, mixed, cross-lingual) or 'auto' (chosen by the language "
@@ -73,14 +82,17 @@ class IngestSettings(BaseModel):
 
 
 class StoreSettings(BaseModel):
-    backend: Literal["chroma", "faiss", "faiss-gpu", "torch", "auto"] = "chroma"
+    backend: StoreBackend = "chroma"
     faiss_index: Literal["flat", "hnsw"] = "flat"
     hnsw_m: int = Field(32, ge=4)
     hnsw_ef_search: int = Field(128, ge=8)
 
 
 class RetrievalSettings(BaseModel):
-    mode: Literal["dense", "bm25", "hybrid"] = Field(
+    """How a collection is searched: the ``retrieval`` settings section, and the options of
+    one search (a request's overrides are applied with :meth:`override`)."""
+
+    mode: SearchMode = Field(
         "hybrid", description="dense (embeddings), bm25 (keywords) or hybrid (both, fused)."
     )
     k: int = Field(5, ge=1, le=1000, description="Hits returned.")
@@ -122,16 +134,30 @@ class RetrievalSettings(BaseModel):
         "unset = by the collection's embedder for dense cosine (0.3 minilm, 0.25 use-m3), "
         "else 0.3.",
     )
-    no_context_score: Literal["auto", "fused", "dense", "bm25", "rerank"] = Field(
+    no_context_score: NoContextScore = Field(
         "auto",
         description="Which score the threshold applies to; auto = rerank if run, else dense "
         "cosine, else the fused score.",
     )
-    no_context_policy: Literal["not_found", "answer_without_context"] = Field(
+    no_context_policy: NoContextPolicy = Field(
         "not_found",
         description="Without good context: say 'not found in the documents', or answer "
         "without context and say so.",
     )
+
+    def override(self, **changes: Any) -> RetrievalSettings:
+        """These options with ``changes`` applied and validated (``None`` values are ignored);
+        a bad value raises ConfigError naming the field."""
+        updates = {k: v for k, v in changes.items() if v is not None}
+        if not updates:
+            return self
+        unknown = sorted(set(updates) - set(type(self).model_fields))
+        if unknown:
+            raise UsageError(f"unknown retrieval option {unknown[0]!r}")
+        try:
+            return type(self).model_validate({**self.model_dump(), **updates})
+        except ValidationError as exc:
+            raise UsageError(one_line(exc, "retrieval option")) from None
 
 
 class PromptSettings(BaseModel):
@@ -148,13 +174,16 @@ class PromptSettings(BaseModel):
     examples_k: int = Field(2, ge=0, le=50)
     example_selection: Literal["similarity", "fixed"] = "similarity"
     answer_tokens: int = Field(512, ge=1, description="Tokens reserved for the answer.")
-    context_window: int = Field(4096, ge=256, description="The LLM's context window in tokens.")
-    tokenizer: Literal["approx", "llama_cpp"] = Field(
-        "approx", description="How prompt tokens are counted: approx, or a GGUF's own vocab."
+    gguf_path: Path | None = Field(
+        None,
+        description="OpenAI-compatible LLMs: a GGUF file whose tokenizer counts prompt tokens "
+        "(the embedded model always counts with its own).",
     )
-    gguf_path: Path | None = Field(None, description="GGUF model whose tokenizer counts tokens.")
     chars_per_token: float = Field(
-        3.5, gt=0, description="approx tokenizer: characters per token for non-CJK text."
+        3.5,
+        gt=0,
+        description="OpenAI-compatible LLMs without gguf_path: estimated characters per token "
+        "of non-CJK text (each CJK character counts as one token).",
     )
 
 
@@ -184,9 +213,12 @@ class LLMSettings(BaseModel):
     api_key: SecretStr | None = Field(None, description="openai: bearer token, if any.")
     connect_timeout_s: float = Field(5.0, gt=0)
     timeout_s: float = Field(120.0, gt=0, description="openai: read timeout per response chunk.")
-    max_retries: int = Field(3, ge=0, description="openai: retries on 429/5xx/connection errors.")
-    backoff_s: float = Field(0.5, ge=0, description="openai: first retry delay (doubles).")
-    max_backoff_s: float = Field(20.0, ge=0, description="openai: longest single retry delay.")
+    max_retries: int = Field(
+        3,
+        ge=0,
+        description="openai: retries on 429/5xx/connection errors (the openai SDK's backoff; "
+        "a server's Retry-After is honoured).",
+    )
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     top_k: int = Field(0, ge=0, description="0 = no top-k cut.")
@@ -304,6 +336,11 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise ConfigError(f"invalid setting {where}: {first['msg']}") from exc
+        raise ConfigError(one_line(exc, "setting")) from exc
+
+
+def one_line(exc: ValidationError, what: str = "value") -> str:
+    """A pydantic validation error as one line naming the first bad field."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "settings"
+    return f"invalid {what} {where}: {first['msg']}"

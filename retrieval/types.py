@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from retrieval.ids import chunk_id, text_hash
+from ragline.retrieval.ids import chunk_id, text_hash
 
 MetaValue = str | int | float | bool
 """Metadata values every store can keep and filter on."""

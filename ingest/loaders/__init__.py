@@ -2,7 +2,7 @@
 
 Plain text, Markdown, reStructuredText, JSON, JSON Lines, CSV and TSV are read directly;
 PDF, Office, OpenDocument, EPUB, RTF, HTML and e-mail go through unstructured (imported
-lazily, offline). Every failure is a :class:`~retrieval.errors.LoaderError`.
+lazily, offline). Every failure is a :class:`~ragline.retrieval.errors.LoaderError`.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.elements import Element
-from ingest.loaders.formats import FORMATS
-from ingest.loaders.guards import check_archive, check_file
-from ingest.loaders.mime import detect_mime
-from ingest.loaders.partition import one_line, preload
-from retrieval.errors import BackendUnavailable, LoaderError
-from retrieval.settings import IngestSettings
+from ragline.ingest.elements import Element
+from ragline.ingest.loaders.formats import FORMATS
+from ragline.ingest.loaders.guards import check_archive, check_file
+from ragline.ingest.loaders.mime import detect_mime
+from ragline.ingest.loaders.partition import one_line, preload
+from ragline.retrieval.errors import BackendUnavailable, LoaderError
+from ragline.retrieval.settings import IngestSettings
 
 __all__ = ["SUPPORTED_SUFFIXES", "LoadedFile", "is_supported", "load_file", "preload"]
 

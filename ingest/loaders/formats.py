@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.decode import decode_text
-from ingest.elements import Element
-from ingest.loaders.markdown import parse_markdown
-from ingest.loaders.partition import Partitioner
-from ingest.loaders.pdf import load_pdf
-from ingest.loaders.plain import parse_plain, parse_rst
-from ingest.loaders.records import parse_csv, parse_json, parse_jsonl, parse_tsv
-from retrieval.settings import IngestSettings
+from ragline.ingest.decode import decode_text
+from ragline.ingest.elements import Element
+from ragline.ingest.loaders.markdown import parse_markdown
+from ragline.ingest.loaders.partition import Partitioner
+from ragline.ingest.loaders.pdf import load_pdf
+from ragline.ingest.loaders.plain import parse_plain, parse_rst
+from ragline.ingest.loaders.records import parse_csv, parse_json, parse_jsonl, parse_tsv
+from ragline.retrieval.settings import IngestSettings
 
 Loader = Callable[[Path, IngestSettings], list[Element]]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from ingest.elements import CODE, LIST_ITEM, TABLE, TEXT, TITLE, Element
-from ingest.loaders.headings import HeadingPath
+from ragline.ingest.elements import CODE, LIST_ITEM, TABLE, TEXT, TITLE, Element
+from ragline.ingest.loaders.headings import HeadingPath
 
 _ATX = re.compile(r" {0,3}(#{1,6})(?=[ \t]|$)")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)$")

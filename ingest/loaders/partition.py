@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.decode import BINARY, decode_text, looks_binary
-from ingest.elements import TABLE, TEXT, TITLE, Element
-from ingest.loaders.headings import HeadingPath
-from ingest.loaders.tables import html_table_to_text
-from retrieval.errors import BackendUnavailable, LoaderError
-from retrieval.settings import IngestSettings
+from ragline.ingest.decode import BINARY, decode_text, looks_binary
+from ragline.ingest.elements import TABLE, TEXT, TITLE, Element
+from ragline.ingest.loaders.headings import HeadingPath
+from ragline.ingest.loaders.tables import html_table_to_text
+from ragline.retrieval.errors import BackendUnavailable, LoaderError
+from ragline.retrieval.settings import IngestSettings
 
 _OFFLINE_ENVIRONMENT = {
     "HF_HUB_OFFLINE": "1",

@@ -12,11 +12,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ingest.elements import Element
-from ingest.loaders.guards import PASSWORD_PROTECTED
-from ingest.loaders.partition import one_line, partition, to_elements
-from retrieval.errors import LoaderError
-from retrieval.settings import IngestSettings
+from ragline.ingest.elements import Element
+from ragline.ingest.loaders.guards import PASSWORD_PROTECTED
+from ragline.ingest.loaders.partition import one_line, partition, to_elements
+from ragline.retrieval.errors import LoaderError
+from ragline.retrieval.settings import IngestSettings
 
 _HEADER_WINDOW = 1024  # PDF readers accept junk before the %PDF header
 # Tesseract languages used when installed, in this order (English and Chinese text).

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from ingest.elements import TEXT, TITLE, Element
-from ingest.loaders.headings import HeadingPath
+from ragline.ingest.elements import TEXT, TITLE, Element
+from ragline.ingest.loaders.headings import HeadingPath
 
 # A line of one repeated ASCII punctuation character: an RST title adornment or transition.
 _ADORNMENT = re.compile(r"([!-/:-@\[-`{-~])\1*[ \t]*$")

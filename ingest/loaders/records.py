@@ -7,10 +7,10 @@ import io
 import json
 from typing import Any
 
-from ingest.decode import decode_text
-from ingest.elements import TABLE, TEXT, Element
-from ingest.loaders.tables import rows_to_text
-from retrieval.errors import LoaderError
+from ragline.ingest.decode import decode_text
+from ragline.ingest.elements import TABLE, TEXT, Element
+from ragline.ingest.loaders.tables import rows_to_text
+from ragline.retrieval.errors import LoaderError
 
 _SNIFF_BYTES = 64 * 1024
 _DELIMITERS = ",;\t|"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from retrieval.embedders.base import Embedder, TokenCounter, l2_normalise
-from retrieval.errors import ConfigError
-from retrieval.settings import EmbeddingSettings
+from ragline.retrieval.embedders.base import Embedder, TokenCounter, l2_normalise
+from ragline.retrieval.errors import ConfigError
+from ragline.retrieval.settings import EmbeddingSettings
 
 ENGLISH = "minilm"
 MULTILINGUAL = "use-m3"
@@ -25,10 +25,10 @@ def token_counter(name: str) -> TokenCounter:
     """Token counting for chunk sizes, without loading the model weights."""
     _check(name)
     if name == ENGLISH:
-        from retrieval.embedders.sentence import HFTokenCounter, minilm_path
+        from ragline.retrieval.embedders.sentence import HFTokenCounter, minilm_path
 
         return HFTokenCounter(minilm_path())
-    from retrieval.embedders.use import UseTokenCounter
+    from ragline.retrieval.embedders.use import UseTokenCounter
 
     return UseTokenCounter()
 
@@ -37,7 +37,7 @@ def load_embedder(name: str, settings: EmbeddingSettings | None = None) -> Embed
     _check(name)
     settings = settings or EmbeddingSettings()
     if name == ENGLISH:
-        from retrieval.embedders.sentence import (
+        from ragline.retrieval.embedders.sentence import (
             MINILM_ID,
             SentenceTransformerEmbedder,
             minilm_path,
@@ -50,7 +50,7 @@ def load_embedder(name: str, settings: EmbeddingSettings | None = None) -> Embed
             precision=settings.precision,
             batch_size=settings.batch_size,
         )
-    from retrieval.embedders.use import UseEmbedder
+    from ragline.retrieval.embedders.use import UseEmbedder
 
     return UseEmbedder(batch_size=settings.batch_size)
 

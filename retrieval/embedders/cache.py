@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.embedders.base import Embedder, embed_queries
-from retrieval.ids import text_hash
+from ragline.retrieval.embedders.base import Embedder, embed_queries
+from ragline.retrieval.ids import text_hash
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS embeddings (

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.embedders.base import l2_normalise
-from retrieval.embedders.offline import force_offline
-from retrieval.errors import BackendUnavailable
+from ragline.retrieval.embedders.base import l2_normalise
+from ragline.retrieval.embedders.offline import force_offline
+from ragline.retrieval.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
 

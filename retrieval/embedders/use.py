@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.embedders.base import l2_normalise
-from retrieval.errors import BackendUnavailable
+from ragline.retrieval.embedders.base import l2_normalise
+from ragline.retrieval.errors import BackendUnavailable
 
 USE_ID = "google/universal-sentence-encoder-multilingual-3"
 # USE is a CNN over the whole text: it has no sequence limit and never truncates. Chunks

@@ -9,11 +9,11 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from retrieval.catalog import Catalog
-from retrieval.keyword.bm25_index import KeywordIndex
-from retrieval.keyword.tokenize import KeywordConfig, Tokenizer
-from retrieval.settings import RetrievalSettings
-from retrieval.stores.base import VectorStore
+from ragline.retrieval.catalog import Catalog
+from ragline.retrieval.keyword.bm25_index import KeywordIndex
+from ragline.retrieval.keyword.tokenize import KeywordConfig, Tokenizer
+from ragline.retrieval.settings import RetrievalSettings
+from ragline.retrieval.stores.base import VectorStore
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.keyword.tokenize import KeywordConfig, Tokenizer
-from retrieval.types import Chunk, Filter, Hit, MetaValue
+from ragline.retrieval.keyword.tokenize import KeywordConfig, Tokenizer
+from ragline.retrieval.types import Chunk, Filter, Hit, MetaValue
 
 log = logging.getLogger(__name__)
 

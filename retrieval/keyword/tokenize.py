@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from retrieval.errors import BackendUnavailable, ConfigError
+from ragline.retrieval.errors import BackendUnavailable, ConfigError
 
 CJKMode = Literal["jieba", "bigram"]
 Stopwords = Literal["none", "light", "extended"]

@@ -1,9 +1,9 @@
 """Prompt construction: templates (prompts/*.yaml), few-shot examples, token-exact context
 packing, fencing of retrieved text, and the built ``Prompt`` value."""
 
-from retrieval.prompting.build import Prompt, PromptBuilder, TokenCounts
-from retrieval.prompting.tokenizers import ApproxTokenizer, LLMTokenizer, load_tokenizer
-from retrieval.types import Message
+from ragline.retrieval.prompting.build import Prompt, PromptBuilder, TokenCounts
+from ragline.retrieval.prompting.tokenizers import ApproxTokenizer, LLMTokenizer, load_tokenizer
+from ragline.retrieval.types import Message
 
 __all__ = [
     "ApproxTokenizer",

@@ -16,15 +16,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from retrieval.embedders.base import Embedder
-from retrieval.errors import PromptError
-from retrieval.prompting.fencing import Fence
-from retrieval.prompting.fewshot import Example, ExampleSelector, find_examples, load_examples
-from retrieval.prompting.packing import DroppedChunk, Packed, PackedSource, pack
-from retrieval.prompting.templates import PromptTemplate, TemplateLibrary
-from retrieval.prompting.tokenizers import LLMTokenizer, load_tokenizer
-from retrieval.settings import PromptSettings
-from retrieval.types import Hit, Message
+from ragline.retrieval.embedders.base import Embedder
+from ragline.retrieval.errors import PromptError
+from ragline.retrieval.prompting.fencing import Fence
+from ragline.retrieval.prompting.fewshot import (
+    Example,
+    ExampleSelector,
+    find_examples,
+    load_examples,
+)
+from ragline.retrieval.prompting.packing import DroppedChunk, Packed, PackedSource, pack
+from ragline.retrieval.prompting.templates import PromptTemplate, TemplateLibrary
+from ragline.retrieval.prompting.tokenizers import LLMTokenizer
+from ragline.retrieval.settings import PromptSettings
+from ragline.retrieval.types import Hit, Message
 
 NO_CONTEXT = "no_context"
 CONDENSE = "condense_question"
@@ -109,20 +114,29 @@ class PromptBuilder:
 
     @classmethod
     def from_settings(
-        cls, settings: PromptSettings, embedder: Embedder | None = None
+        cls,
+        settings: PromptSettings,
+        embedder: Embedder | None = None,
+        *,
+        tokenizer: LLMTokenizer,
+        library: TemplateLibrary | None = None,
+        answer_tokens: int | None = None,
     ) -> PromptBuilder:
-        library = TemplateLibrary(settings.dir)
+        """The builder the ``prompts`` settings describe: their templates, few-shot examples
+        (``auto``: the template's own file; ``none``; or a named file) and token budget.
+        ``tokenizer`` counts tokens as the target LLM does."""
+        library = library or TemplateLibrary(settings.dir)
         selection = settings.example_selection if embedder is not None else "fixed"
         selector = None
         if settings.examples not in ("auto", "none"):
             path = find_examples(library.directory, settings.examples)
             selector = ExampleSelector(load_examples(path), embedder, selection)
         return cls(
-            load_tokenizer(settings),
+            tokenizer,
             library,
-            answer_tokens=settings.answer_tokens,
+            answer_tokens=settings.answer_tokens if answer_tokens is None else answer_tokens,
             selector=selector,
-            examples_k=settings.examples_k,
+            examples_k=settings.examples_k if settings.examples != "none" else 0,
             auto_examples=settings.examples == "auto",
             embedder=embedder,
             example_selection=selection,

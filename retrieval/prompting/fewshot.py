@@ -27,8 +27,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from retrieval.embedders.base import Embedder
-from retrieval.errors import PromptError
+from ragline.retrieval.embedders.base import Embedder
+from ragline.retrieval.errors import PromptError
 
 Selection = Literal["similarity", "fixed"]
 

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from retrieval.types import Hit
+from ragline.retrieval.types import Hit
 
 # A sentence ends after . ! ? followed by white space, after CJK full stops, or at a newline.
 _SENTENCE_END = re.compile(r"[.!?]['\")\]]*(?=\s)|[。！？；]['\"”’」』)）]*|\n")

@@ -21,6 +21,7 @@ and the variable. A template that uses a variable it does not declare is refused
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from retrieval.errors import PromptError
+from ragline.retrieval.errors import PromptError
 
 _REQUIRED = ("id", "version", "description", "system", "template", "variables")
 _UNDEFINED = re.compile(r"'([^']+)' is undefined")
@@ -36,8 +37,12 @@ _BUILTINS = frozenset({"loop", "range", "dict", "lipsum", "cycler", "joiner", "n
 
 
 def default_prompts_dir() -> Path:
-    """The prompts/ directory shipped with ragline (next to the packages)."""
-    return Path(__file__).resolve().parents[2] / "prompts"
+    """The prompts shipped with ragline: the ``ragline.prompts`` data package (the
+    repository's top-level ``prompts/`` folder)."""
+    spec = importlib.util.find_spec("ragline.prompts")
+    if spec is None or not spec.submodule_search_locations:
+        raise PromptError("the bundled prompts (ragline.prompts) are not installed")
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
 
 
 @dataclass(frozen=True)

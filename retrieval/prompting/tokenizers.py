@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from retrieval.errors import BackendUnavailable, ConfigError
-from retrieval.settings import PromptSettings
+from ragline.retrieval.errors import BackendUnavailable, ConfigError
+from ragline.retrieval.settings import PromptSettings
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
@@ -76,10 +76,9 @@ class LlamaCppTokenizer:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
 
-def load_tokenizer(settings: PromptSettings) -> LLMTokenizer:
-    """The tokenizer the settings name: a GGUF's when one is configured, else the estimate."""
-    if settings.tokenizer == "llama_cpp" or settings.gguf_path is not None:
-        if settings.gguf_path is None:
-            raise ConfigError("prompts.tokenizer is llama_cpp but prompts.gguf_path is not set")
-        return LlamaCppTokenizer(settings.gguf_path, settings.context_window)
-    return ApproxTokenizer(settings.context_window, settings.chars_per_token)
+def load_tokenizer(settings: PromptSettings, context_window: int) -> LLMTokenizer:
+    """How to count the tokens of a model served elsewhere: the tokenizer of the GGUF file
+    ``prompts.gguf_path`` when set, else the estimate (``prompts.chars_per_token``)."""
+    if settings.gguf_path is not None:
+        return LlamaCppTokenizer(settings.gguf_path, context_window)
+    return ApproxTokenizer(context_window, settings.chars_per_token)

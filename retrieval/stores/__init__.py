@@ -6,15 +6,15 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from retrieval.errors import BackendUnavailable, ConfigError
-from retrieval.stores.base import VectorStore
+from ragline.retrieval.errors import BackendUnavailable, ConfigError
+from ragline.retrieval.stores.base import VectorStore
 
 # name -> "module:factory"; factories take (path, dim, **options) and return a VectorStore.
 REGISTRY: dict[str, str] = {
-    "chroma": "retrieval.stores.chroma:ChromaStore",
-    "faiss": "retrieval.stores.faiss_store:FaissStore",
-    "faiss-gpu": "retrieval.stores.faiss_store:FaissGpuStore",
-    "torch": "retrieval.stores.torch_store:TorchStore",
+    "chroma": "ragline.retrieval.stores.chroma:ChromaStore",
+    "faiss": "ragline.retrieval.stores.faiss_store:FaissStore",
+    "faiss-gpu": "ragline.retrieval.stores.faiss_store:FaissGpuStore",
+    "torch": "ragline.retrieval.stores.torch_store:TorchStore",
 }
 
 

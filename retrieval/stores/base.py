@@ -8,8 +8,8 @@ from typing import Protocol, Self, runtime_checkable
 
 import numpy as np
 
-from retrieval.errors import UsageError
-from retrieval.types import Chunk, Filter, Hit
+from ragline.retrieval.errors import UsageError
+from ragline.retrieval.types import Chunk, Filter, Hit
 
 
 @runtime_checkable

@@ -19,12 +19,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from retrieval.embedders.offline import force_offline
-from retrieval.errors import BackendUnavailable, CollectionMismatch, StoreBusy, UsageError
-from retrieval.stores.base import Closable
-from retrieval.stores.filters import ChromaFilter, clean_metadata, to_chroma
-from retrieval.stores.sidecar import as_matrix, chunk_vectors, exact_search
-from retrieval.types import DOC_ID, POSITION, Chunk, Filter, Hit
+from ragline.retrieval.embedders.offline import force_offline
+from ragline.retrieval.errors import BackendUnavailable, CollectionMismatch, StoreBusy, UsageError
+from ragline.retrieval.stores.base import Closable
+from ragline.retrieval.stores.filters import ChromaFilter, clean_metadata, to_chroma
+from ragline.retrieval.stores.sidecar import as_matrix, chunk_vectors, exact_search
+from ragline.retrieval.types import DOC_ID, POSITION, Chunk, Filter, Hit
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.errors import BackendUnavailable
-from retrieval.stores.sqlite_meta import MetaDB
+from ragline.retrieval.errors import BackendUnavailable
+from ragline.retrieval.stores.sqlite_meta import MetaDB
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.errors import BackendUnavailable, ConfigError
-from retrieval.stores import faiss_index as fi
-from retrieval.stores.sidecar import SidecarStore, pad
-from retrieval.stores.sqlite_meta import Change
+from ragline.retrieval.errors import BackendUnavailable, ConfigError
+from ragline.retrieval.stores import faiss_index as fi
+from ragline.retrieval.stores.sidecar import SidecarStore, pad
+from ragline.retrieval.stores.sqlite_meta import Change
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ class FaissGpuStore(FaissStore):
             self._mirror.add_with_ids(change.added_vectors, np.asarray(change.added, np.int64))
 
     def _check_memory(self, n: int) -> None:
-        from retrieval.stores.select import gpu_free_bytes
+        from ragline.retrieval.stores.select import gpu_free_bytes
 
         free = gpu_free_bytes(self.device)
         need = n * self.dim * (2 if self.float16 else 4) * 1.2 + 512 * 2**20

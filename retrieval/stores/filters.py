@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from retrieval.errors import UsageError
-from retrieval.types import Condition, Filter, MetaValue
+from ragline.retrieval.errors import UsageError
+from ragline.retrieval.types import Condition, Filter, MetaValue
 
 _NUMBER_TYPES = "('integer', 'real', 'true', 'false')"
 

@@ -11,8 +11,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from retrieval.errors import BackendUnavailable
-from retrieval.stores import REGISTRY, VectorStore, open_store
+from ragline.retrieval.errors import BackendUnavailable
+from ragline.retrieval.stores import REGISTRY, VectorStore, open_store
 
 log = logging.getLogger(__name__)
 

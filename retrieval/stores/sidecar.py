@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.errors import UsageError
-from retrieval.stores.base import Closable
-from retrieval.stores.sqlite_meta import Change, MetaDB
-from retrieval.types import Chunk, Filter, Hit
+from ragline.retrieval.errors import UsageError
+from ragline.retrieval.stores.base import Closable
+from ragline.retrieval.stores.sqlite_meta import Change, MetaDB
+from ragline.retrieval.types import Chunk, Filter, Hit
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.errors import CollectionMismatch
-from retrieval.stores.filters import filter_sql, metadata_json
-from retrieval.types import Chunk, Filter, Hit
+from ragline.retrieval.errors import CollectionMismatch
+from ragline.retrieval.stores.filters import filter_sql, metadata_json
+from ragline.retrieval.types import Chunk, Filter, Hit
 
 FORMAT = 1
 _BATCH = 500  # ids per IN (...) clause

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.errors import BackendUnavailable, ConfigError
-from retrieval.stores.sidecar import SidecarStore
-from retrieval.stores.sqlite_meta import Change
+from ragline.retrieval.errors import BackendUnavailable, ConfigError
+from ragline.retrieval.stores.sidecar import SidecarStore
+from ragline.retrieval.stores.sqlite_meta import Change
 
 log = logging.getLogger(__name__)
 
