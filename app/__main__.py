@@ -1,5 +1,5 @@
-"""`python -m app` runs the ragline command."""
+"""`python -m ragline` runs the ragline command."""
 
-from app.cli import main
+from ragline.cli import main
 
 main()

@@ -1,6 +1,26 @@
-"""The answer pipeline: cache → retrieve → prompt → LLM → verified citations → cache."""
+"""The answer pipeline: cache → retrieve → prompt → LLM → verified citations → cache.
+Build it with ``ragline.answer.build.build_answerer(settings)``."""
 
-from app.answer.pipeline import Answerer, AskRequest
-from app.answer.types import Answer, Citation
+from ragline.answer.pipeline import Answerer
+from ragline.answer.types import (
+    ANSWER_MODES,
+    Answer,
+    AnswerMode,
+    AskRequest,
+    Citation,
+    Delta,
+    Event,
+    Generation,
+)
 
-__all__ = ["Answer", "Answerer", "AskRequest", "Citation"]
+__all__ = [
+    "ANSWER_MODES",
+    "Answer",
+    "AnswerMode",
+    "Answerer",
+    "AskRequest",
+    "Citation",
+    "Delta",
+    "Event",
+    "Generation",
+]

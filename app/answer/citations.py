@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from app.answer.types import Citation
-from retrieval.prompting.packing import PackedSource
-from retrieval.types import Hit
+from ragline.answer.types import Citation
+from ragline.retrieval.prompting.packing import PackedSource
+from ragline.retrieval.types import Hit
 
 MARKER = re.compile(r"[\[【]\s*(\d+(?:\s*[,，、]\s*\d+)*)\s*[\]】]")
 # Small models sometimes echo the fence tags that wrap sources: they are never answer text.

@@ -1,123 +1,88 @@
-"""Running the LLM for one answer (plain, streamed, chain-of-thought, self-consistency), and
-streaming a computation's text from a worker thread with cancellation."""
+"""Running the LLM for one answer: plain, streamed, chain-of-thought, self-consistency."""
 
 from __future__ import annotations
 
-import queue
-import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
 
-from app.llm import LLM, CancelToken, GenerationParams
-from retrieval.prompting.answers import extract_final_answer, self_consistency
-from retrieval.prompting.build import Prompt
+from ragline.answer.types import AnswerMode, Generation
+from ragline.llm import LLM, CancelToken, GenerationParams
+from ragline.retrieval.prompting.answers import extract_final_answer, self_consistency
+from ragline.retrieval.prompting.build import Prompt
 
-if TYPE_CHECKING:
-    from app.answer.pipeline import AskRequest
-    from app.answer.types import Answer
-
-
-class _Cancelled(Exception):
-    """The stream's consumer went away."""
+Deltas = Callable[[str], None]
+"""Receives answer text as it is written."""
 
 
-def _raise_if_cancelled(cancel: CancelToken | None) -> None:
+class Cancelled(Exception):
+    """The consumer of a streamed answer went away."""
+
+
+def raise_if_cancelled(cancel: CancelToken | None) -> None:
     if cancel is not None and cancel.cancelled:
-        raise _Cancelled
+        raise Cancelled
 
 
 def generate(
     llm: LLM,
-    request: AskRequest,
     prompt: Prompt,
     params: GenerationParams,
-    deltas: Callable[[str], None] | None,
+    *,
+    mode: AnswerMode = "plain",
+    samples: int = 3,
+    deltas: Deltas | None = None,
     cancel: CancelToken | None = None,
-) -> tuple[str, str | None, dict[str, Any] | None, dict[str, int]]:
+) -> Generation:
+    """The answer to ``prompt`` in ``mode``. With ``deltas``, plain answers stream token by
+    token; the other modes deliver their final text once it is known."""
     messages = list(prompt.messages)
-    tokens = {"prompt": prompt.tokens.prompt, "completion": 0}
-    if request.mode == "self-consistency":
-        sampled = params if params.temperature > 0 else params.merged({"temperature": 0.7})
-        texts = []
-        for i in range(request.samples):
-            seed = None if sampled.seed is None else sampled.seed + i
-            completion = llm.generate(messages, replace(sampled, seed=seed), cancel=cancel)
-            _raise_if_cancelled(cancel)
-            tokens["completion"] += completion.completion_tokens
-            texts.append(completion.text)
-        vote = self_consistency(texts)
-        winner = vote.answer or ""
-        reasoning = next((t for t in texts if winner and winner in t), texts[0] if texts else "")
-        votes = {
-            "answer": vote.answer,
-            "count": vote.count,
-            "total": vote.total,
-            "tally": [list(t) for t in vote.tally],
-        }
-        if deltas:
-            deltas(winner)
-        return winner, reasoning, votes, tokens
-    if deltas is not None and request.mode == "plain":
+    if mode == "self-consistency":
+        return _vote(llm, prompt, params, samples, deltas, cancel)
+    if deltas is not None and mode == "plain":
         parts = []
         with llm.stream(messages, params, cancel=cancel) as token_stream:
             for piece in token_stream:
                 parts.append(piece)
                 deltas(piece)
-        _raise_if_cancelled(cancel)
-        streamed = token_stream.completion
-        text = "".join(parts)
-        tokens["completion"] = streamed.completion_tokens if streamed else 0
-        return text, None, None, tokens
+        raise_if_cancelled(cancel)
+        done = token_stream.completion
+        used = done.completion_tokens if done else 0
+        return Generation("".join(parts), prompt.tokens.prompt, used)
     completion = llm.generate(messages, params, cancel=cancel)
-    _raise_if_cancelled(cancel)
-    tokens["completion"] = completion.completion_tokens
-    if request.mode == "cot":
-        final = extract_final_answer(completion.text) or completion.text.strip()
-        if deltas:
-            deltas(final)
-        return final, completion.text, None, tokens
+    raise_if_cancelled(cancel)
+    text, reasoning = completion.text, None
+    if mode == "cot":
+        text, reasoning = extract_final_answer(completion.text) or completion.text.strip(), text
     if deltas:
-        deltas(completion.text)
-    return completion.text, None, None, tokens
+        deltas(text)
+    return Generation(text, prompt.tokens.prompt, completion.completion_tokens, reasoning)
 
 
-def streamed(
-    compute: Callable[[Callable[[str], None] | None, CancelToken | None], Answer],
-    pending: list[str],
-    box: list[Answer],
-) -> Generator[str, None, None]:
-    """Run ``compute`` in a thread so its deltas can be yielded as they arrive."""
-    import queue
-
-    channel: queue.Queue[tuple[str, Any]] = queue.Queue()
-    cancel = CancelToken()  # the LLM checks it between tokens (and while queued for a turn)
-
-    def deliver(piece: str) -> None:
-        if cancel.cancelled:
-            raise _Cancelled  # unwinds the generation: the LLM stream closes and stops
-        channel.put(("delta", piece))
-
-    def work() -> None:
-        try:
-            channel.put(("answer", compute(deliver, cancel)))
-        except _Cancelled:
-            channel.put(("cancelled", None))
-        except BaseException as exc:  # handed to the consumer below
-            channel.put(("error", exc))
-
-    threading.Thread(target=work, daemon=True, name="answer-stream").start()
-    try:
-        while True:
-            kind, value = channel.get()
-            if kind == "delta":
-                yield value
-            elif kind == "answer":
-                box.append(value)
-                return
-            elif kind == "error":
-                raise value
-            else:
-                return
-    finally:
-        cancel.cancel()  # the consumer went away (client disconnected) or we are done
+def _vote(
+    llm: LLM,
+    prompt: Prompt,
+    params: GenerationParams,
+    samples: int,
+    deltas: Deltas | None,
+    cancel: CancelToken | None,
+) -> Generation:
+    sampled = params if params.temperature > 0 else params.merged({"temperature": 0.7})
+    texts, used = [], 0
+    for i in range(samples):
+        seed = None if sampled.seed is None else sampled.seed + i
+        completion = llm.generate(list(prompt.messages), replace(sampled, seed=seed), cancel=cancel)
+        raise_if_cancelled(cancel)
+        used += completion.completion_tokens
+        texts.append(completion.text)
+    vote = self_consistency(texts)
+    winner = vote.answer or ""
+    reasoning = next((t for t in texts if winner and winner in t), texts[0] if texts else "")
+    votes = {
+        "answer": vote.answer,
+        "count": vote.count,
+        "total": vote.total,
+        "tally": [list(t) for t in vote.tally],
+    }
+    if deltas:
+        deltas(winner)
+    return Generation(winner, prompt.tokens.prompt, used, reasoning, votes)

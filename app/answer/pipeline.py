@@ -1,7 +1,8 @@
 """question (+ conversation) → cache → retrieve → prompt → LLM → verified citations → cache.
 
-One implementation serves the CLI (`ragline ask`), the HTTP API and the evaluation runner;
-streaming is the same path with the LLM's tokens passed through as they come.
+One implementation serves the CLI (`ragline ask`, `ragline prompt show`), the HTTP API and
+the evaluation runner; streaming is the same path with the LLM's tokens passed through as
+they come. Build it with :func:`ragline.answer.build.build_answerer`.
 """
 
 from __future__ import annotations
@@ -11,55 +12,33 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from app.answer.citations import check_citations
-from app.answer.generation import generate, streamed
-from app.answer.types import Answer
-from app.cache import AnswerCache, CacheableAnswer, CacheNamespace
-from app.llm import LLM, CancelToken, GenerationParams
-from retrieval.collection import Collection
-from retrieval.errors import UsageError
-from retrieval.prompting.build import PromptBuilder
-from retrieval.prompting.templates import TemplateLibrary
-from retrieval.retrievers import SearchOptions, SearchResult, search
-from retrieval.settings import Settings
-from retrieval.types import Condition, Filter, Hit, Message
+from ragline.answer.citations import check_citations
+from ragline.answer.generation import Deltas, generate
+from ragline.answer.streaming import ThreadedStream
+from ragline.answer.types import ANSWER_MODES, Answer, AnswerMode, AskRequest, Delta, Event
+from ragline.cache import AnswerCache, CacheableAnswer, CacheNamespace
+from ragline.llm import LLM, CancelToken, GenerationParams
+from ragline.retrieval.collection import Collection
+from ragline.retrieval.errors import UsageError
+from ragline.retrieval.prompting.build import Prompt, PromptBuilder
+from ragline.retrieval.prompting.templates import TemplateLibrary
+from ragline.retrieval.retrievers import SearchResult, search
+from ragline.retrieval.settings import RetrievalSettings, Settings
+from ragline.retrieval.types import Condition, Filter
 
-Mode = Literal["plain", "cot", "self-consistency"]
-TEMPLATES: dict[str, str] = {
-    "plain": "grounded_qa",
-    "cot": "cot_qa",
-    "self-consistency": "self_consistency",
-}
 NOT_FOUND = {"en": "Not found in the documents.", "zh": "文档中没有找到相关内容。"}
+MODE_TEMPLATES: dict[AnswerMode, str] = {"cot": "cot_qa", "self-consistency": "self_consistency"}
+"""Templates of the reasoning modes; plain answers use ``prompts.template``."""
+MAX_SAMPLES = 16
+
+Observe = Callable[[str, float], None]
+"""Told each stage's name and its duration in seconds (e.g. a latency histogram)."""
 
 
 class Collections(Protocol):
     def get(self, name: str) -> Collection: ...
-
-
-@dataclass(frozen=True)
-class AskRequest:
-    question: str
-    collection: str
-    history: tuple[Message, ...] = ()
-    mode: Mode = "plain"
-    k: int | None = None
-    search_mode: Literal["dense", "bm25", "hybrid"] | None = None
-    where: Filter | None = None
-    tenant: str = ""
-    generation: dict[str, Any] = field(default_factory=dict)
-    samples: int = 3
-    """Self-consistency: how many answers to sample and vote over."""
-
-
-@dataclass(frozen=True)
-class Delta:
-    text: str
-
-
-Event = Delta | Answer
 
 
 class _LLMTokenizer:
@@ -74,6 +53,26 @@ class _LLMTokenizer:
         return self._count(text)
 
 
+@dataclass
+class _Turn:
+    """One question on its way through the pipeline."""
+
+    request: AskRequest
+    collection: Collection
+    params: GenerationParams
+    namespace: CacheNamespace
+    started: float = field(default_factory=time.perf_counter)
+    timings: dict[str, float] = field(default_factory=dict)
+    standalone: str = ""
+    result: SearchResult | None = None
+    vector: Any = None
+
+    @property
+    def hits(self) -> SearchResult:
+        assert self.result is not None
+        return self.result
+
+
 class Answerer:
     def __init__(
         self,
@@ -81,7 +80,7 @@ class Answerer:
         collections: Collections,
         llm: LLM,
         cache: AnswerCache | None = None,
-        observe: Callable[[str, float], None] | None = None,
+        observe: Observe | None = None,
     ) -> None:
         self.settings = settings
         self.collections = collections
@@ -95,141 +94,144 @@ class Answerer:
 
     # -- public ---------------------------------------------------------------------------
     def ask(self, request: AskRequest) -> Answer:
-        answer: Answer | None = None
-        for event in self._run(request, stream=False):
-            if isinstance(event, Answer):
-                answer = event
-        assert answer is not None
-        return answer
-
-    def stream(self, request: AskRequest) -> Iterator[Event]:
-        """Text deltas as the model writes them, then the checked ``Answer``."""
-        return self._run(request, stream=True)
-
-    # -- the pipeline ---------------------------------------------------------------------
-    def _run(self, request: AskRequest, stream: bool) -> Iterator[Event]:
-        started = time.perf_counter()
-        timings: dict[str, float] = {}
-        self._validate(request)
-        params = self.params.merged(request.generation)
-        collection = self.collections.get(request.collection)
-        options = self._options(request)
-        namespace = self._namespace(request, collection, options, params)
-
-        with _timer(timings, "cache", self.observe):
-            hit = self.cache.check(request.question, namespace) if self.cache else None
+        turn = self._start(request)
+        hit = self._check_cache(turn)
         if hit is not None:
-            yield from self._cached(hit.payload, hit.kind, request, timings, started)
-            return
-        with _timer(timings, "condense", self.observe):
-            standalone = self._condense(request, params, collection.info.language)
-        with _timer(timings, "retrieval", self.observe):
-            result = search(collection, standalone, options)
-        hits = {h.chunk_id: h for h in result.hits}
-        vector = None
-        if self.cache is not None and self.settings.cache.semantic:
-            with _timer(timings, "cache", self.observe):
-                vector = collection.embedder.embed_query(standalone)
-                hit = self.cache.check(request.question, namespace, vector, list(hits))
-            if hit is not None:
-                yield from self._cached(hit.payload, hit.kind, request, timings, started)
-                return
-
-        def compute(
-            deltas: Callable[[str], None] | None = None, cancel: CancelToken | None = None
-        ) -> Answer:
-            return self._answer(
-                request,
-                standalone,
-                collection,
-                result,
-                hits,
-                params,
-                timings,
-                started,
-                deltas,
-                cancel,
-            )
-
-        if stream:
-            pending: list[str] = []
-            answer_box: list[Answer] = []
-            pieces = streamed(compute, pending, answer_box)
-            try:
-                for piece in pieces:
-                    yield Delta(piece)
-            finally:
-                pieces.close()  # our consumer went away: stop the generation now
-            if not answer_box:  # cancelled
-                return
-            answer = answer_box[0]
-            if self.cache is not None:
-                self.cache.store(
-                    request.question, namespace, vector, answer.to_dict(), _cited(answer)
-                )
-            yield answer
-            return
+            return hit
         if self.cache is None:
-            yield compute()
-            return
+            return self._answer(turn)
         outcome = self.cache.get_or_compute(
             request.question,
-            namespace,
-            lambda: _cacheable(compute()),
-            vector=vector,
-            retrieved_chunk_ids=list(hits),
+            turn.namespace,
+            lambda: _cacheable(self._answer(turn)),
+            vector=turn.vector,
+            retrieved_chunk_ids=[h.chunk_id for h in turn.hits.hits],
         )
         answer = Answer.from_dict(outcome.payload)
         if outcome.source in ("exact", "semantic", "shared"):
             answer.cached, answer.cache_kind = True, outcome.source
+        return answer
+
+    def stream(self, request: AskRequest) -> Iterator[Event]:
+        """Text deltas as the model writes them, then the checked ``Answer``. Closing the
+        iterator early stops the generation."""
+        turn = self._start(request)
+        hit = self._check_cache(turn)
+        if hit is not None:
+            yield Delta(hit.text)
+            yield hit
+            return
+        pieces = ThreadedStream(lambda deltas, cancel: self._answer(turn, deltas, cancel))
+        try:
+            for piece in pieces:
+                yield Delta(piece)
+        finally:
+            pieces.close()  # our consumer went away: stop the generation now
+        answer = pieces.result
+        if answer is None:  # cancelled
+            return
+        if self.cache is not None:
+            self.cache.store(
+                request.question, turn.namespace, turn.vector, answer.to_dict(), _cited(answer)
+            )
         yield answer
 
+    def prompt_for(self, request: AskRequest) -> Prompt | None:
+        """The prompt ``ask`` would send the LLM for ``request`` (None when retrieval finds
+        no good context and the policy answers "not found" without asking the LLM). The
+        conversation, if any, is condensed by the LLM first, as ``ask`` does."""
+        turn = self._start(request)
+        self._retrieve(turn)
+        if self._not_found(turn):
+            return None
+        return self._prompt(turn)
+
+    # -- the pipeline ---------------------------------------------------------------------
+    def _start(self, request: AskRequest) -> _Turn:
+        self._validate(request)
+        params = self.params.merged(request.generation)
+        collection = self.collections.get(request.collection)
+        return _Turn(request, collection, params, self._namespace(request, collection, params))
+
+    def _check_cache(self, turn: _Turn) -> Answer | None:
+        """Exact layer, then retrieval, then the semantic layer; a cached answer or None
+        (with the turn's retrieval done either way)."""
+        request = turn.request
+        if self.cache is not None:
+            with _timer(turn, "cache", self.observe):
+                hit = self.cache.check(request.question, turn.namespace)
+            if hit is not None:
+                return self._cached(hit.payload, hit.kind, turn)
+        self._retrieve(turn)
+        if self.cache is not None and self.settings.cache.semantic:
+            with _timer(turn, "cache", self.observe):
+                turn.vector = turn.collection.embedder.embed_query(turn.standalone)
+                ids = [h.chunk_id for h in turn.hits.hits]
+                hit = self.cache.check(request.question, turn.namespace, turn.vector, ids)
+            if hit is not None:
+                return self._cached(hit.payload, hit.kind, turn)
+        return None
+
+    def _retrieve(self, turn: _Turn) -> None:
+        with _timer(turn, "condense", self.observe):
+            turn.standalone = self._condense(turn)
+        with _timer(turn, "retrieval", self.observe):
+            turn.result = search(
+                turn.collection,
+                turn.standalone,
+                self._options(turn.request),
+                self._where(turn.request),
+            )
+
+    def _not_found(self, turn: _Turn) -> bool:
+        return not turn.hits.context_found and turn.hits.policy == "not_found"
+
+    def _prompt(self, turn: _Turn) -> Prompt:
+        with _timer(turn, "prompt", self.observe):
+            return self._builder(turn.collection).build(
+                turn.standalone,
+                turn.hits.hits,
+                template=self._template(turn.request.mode),
+                language=self._language(turn.collection),
+                context_found=turn.hits.context_found,
+                policy=turn.hits.policy,
+            )
+
     def _answer(
-        self,
-        request: AskRequest,
-        standalone: str,
-        collection: Collection,
-        result: SearchResult,
-        hits: dict[str, Hit],
-        params: GenerationParams,
-        timings: dict[str, float],
-        started: float,
-        deltas: Callable[[str], None] | None,
-        cancel: CancelToken | None = None,
+        self, turn: _Turn, deltas: Deltas | None = None, cancel: CancelToken | None = None
     ) -> Answer:
-        language = self._language(collection, standalone)
+        request, collection = turn.request, turn.collection
         base = Answer(
             question=request.question,
-            standalone_question=standalone,
+            standalone_question=turn.standalone,
             text="",
-            context_found=result.context_found,
+            context_found=turn.hits.context_found,
             mode=request.mode,
             collection=request.collection,
             index_version=collection.index_version,
             model_id=self.llm.model_id,
         )
-        if not result.context_found and result.policy == "not_found":
-            base.text = NOT_FOUND.get(language, NOT_FOUND["en"])
-            base.timings_ms = _finish(timings, started)
+        if self._not_found(turn):
+            base.text = NOT_FOUND.get(self._language(collection), NOT_FOUND["en"])
+            base.timings_ms = _finish(turn)
             if deltas:
                 deltas(base.text)
             return base
-        with _timer(timings, "prompt", self.observe):
-            prompt = self._builder(collection).build(
-                standalone,
-                result.hits,
-                template=TEMPLATES[request.mode],
-                language=language,
-                context_found=result.context_found,
-                policy=result.policy,
+        prompt = self._prompt(turn)
+        with _timer(turn, "llm", self.observe):
+            made = generate(
+                self.llm,
+                prompt,
+                turn.params,
+                mode=request.mode,
+                samples=request.samples,
+                deltas=deltas,
+                cancel=cancel,
             )
-        with _timer(timings, "llm", self.observe):
-            text, reasoning, votes, tokens = generate(
-                self.llm, request, prompt, params, deltas, cancel
-            )
-        with _timer(timings, "citations", self.observe):
+        with _timer(turn, "citations", self.observe):
+            hits = {h.chunk_id: h for h in turn.hits.hits}
             checked = check_citations(
-                text, prompt.sources, hits, collection.embedder.embed_documents
+                made.text, prompt.sources, hits, collection.embedder.embed_documents
             )
         return replace(
             base,
@@ -237,30 +239,22 @@ class Answerer:
             citations=checked.citations,
             removed_citations=checked.removed,
             unsupported=checked.unsupported,
-            reasoning=reasoning,
-            votes=votes,
+            reasoning=made.reasoning,
+            votes=made.votes,
             template_id=prompt.template_id,
             template_version=prompt.template_version,
             example_ids=list(prompt.example_ids),
-            tokens=tokens,
-            timings_ms=_finish(timings, started),
+            tokens=made.tokens,
+            timings_ms=_finish(turn),
         )
 
     # -- helpers --------------------------------------------------------------------------
-    def _cached(
-        self,
-        payload: dict[str, Any],
-        kind: str,
-        request: AskRequest,
-        timings: dict[str, float],
-        started: float,
-    ) -> Iterator[Event]:
+    def _cached(self, payload: dict[str, Any], kind: str, turn: _Turn) -> Answer:
         answer = Answer.from_dict(payload)
-        answer.question = request.question
+        answer.question = turn.request.question
         answer.cached, answer.cache_kind = True, kind
-        answer.timings_ms = _finish(timings, started)
-        yield Delta(answer.text)
-        yield answer
+        answer.timings_ms = _finish(turn)
+        return answer
 
     def _validate(self, request: AskRequest) -> None:
         limit = self.settings.server.max_question_chars
@@ -270,40 +264,41 @@ class Answerer:
             raise UsageError(
                 f"the question is {len(request.question)} characters; the limit is {limit}"
             )
-        if request.mode not in TEMPLATES:
-            raise UsageError(f"unknown mode {request.mode!r}; choose one of {', '.join(TEMPLATES)}")
-        if not 1 <= request.samples <= 16:
-            raise UsageError("samples must be between 1 and 16")
+        if request.mode not in ANSWER_MODES:
+            raise UsageError(
+                f"unknown mode {request.mode!r}; choose one of {', '.join(ANSWER_MODES)}"
+            )
+        if not 1 <= request.samples <= MAX_SAMPLES:
+            raise UsageError(f"samples must be between 1 and {MAX_SAMPLES}")
 
-    def _options(self, request: AskRequest) -> SearchOptions:
+    def _options(self, request: AskRequest) -> RetrievalSettings:
+        return self.settings.retrieval.override(k=request.k, mode=request.search_mode)
+
+    def _where(self, request: AskRequest) -> Filter | None:
         where = request.where
         if request.tenant:
             where = (where or Filter()).and_(Condition("tenant", "eq", request.tenant))
-        overrides: dict[str, Any] = {"where": where}
-        if request.k is not None:
-            overrides["k"] = request.k
-        if request.search_mode is not None:
-            overrides["mode"] = request.search_mode
-        return SearchOptions.from_settings(self.settings.retrieval, **overrides)
+        return where
+
+    def _template(self, mode: AnswerMode) -> str:
+        return MODE_TEMPLATES.get(mode, self.settings.prompts.template)
 
     def _namespace(
-        self,
-        request: AskRequest,
-        collection: Collection,
-        options: SearchOptions,
-        params: GenerationParams,
+        self, request: AskRequest, collection: Collection, params: GenerationParams
     ) -> CacheNamespace:
         prompts = self.settings.prompts
+        where = self._where(request)
         return CacheNamespace.build(
             tenant=request.tenant,
             collection=request.collection,
             index_version=collection.index_version,
             retrieval={
-                **options.to_dict(),
+                **self._options(request).model_dump(mode="json"),
+                "where": where.to_dict() if where else [],
                 "mode_answer": request.mode,
                 "samples": request.samples,
             },
-            prompt_version=f"{TEMPLATES[request.mode]}:{self.prompts_digest}",
+            prompt_version=f"{self._template(request.mode)}:{self.prompts_digest}",
             examples_version=f"{prompts.examples}:{prompts.examples_k}:{prompts.example_selection}",
             model_id=self.llm.model_id,
             generation=params.to_dict(),
@@ -311,36 +306,34 @@ class Answerer:
             embedder_id=collection.info.model_id,
         )
 
-    def _condense(self, request: AskRequest, params: GenerationParams, language: str) -> str:
+    def _condense(self, turn: _Turn) -> str:
+        request = turn.request
         if not request.history:
             return request.question
-        builder = self._builder(None)
-        prompt = builder.condense(request.question, list(request.history), language=language)
+        prompt = self._builder(None).condense(
+            request.question, list(request.history), language=self._language(turn.collection)
+        )
         completion = self.llm.generate(
-            list(prompt.messages), params.merged({"max_new_tokens": 96, "temperature": 0.0})
+            list(prompt.messages), turn.params.merged({"max_new_tokens": 96, "temperature": 0.0})
         )
-        condensed = (
-            completion.text.strip().splitlines()[0].strip() if completion.text.strip() else ""
-        )
+        text = completion.text.strip()
+        condensed = text.splitlines()[0].strip() if text else ""
         return condensed or request.question
 
     def _builder(self, collection: Collection | None) -> PromptBuilder:
         key = collection.info.model_id if collection else ""
         if key not in self._builders:
-            prompts = self.settings.prompts
             embedder = collection.embedder if collection else None
-            self._builders[key] = PromptBuilder(
-                _LLMTokenizer(self.llm),
-                self.library,
-                answer_tokens=min(prompts.answer_tokens, self.params.max_new_tokens),
-                examples_k=prompts.examples_k if prompts.examples != "none" else 0,
-                auto_examples=prompts.examples == "auto",
-                embedder=embedder,
-                example_selection=prompts.example_selection,
+            self._builders[key] = PromptBuilder.from_settings(
+                self.settings.prompts,
+                embedder,
+                tokenizer=_LLMTokenizer(self.llm),
+                library=self.library,
+                answer_tokens=min(self.settings.prompts.answer_tokens, self.params.max_new_tokens),
             )
         return self._builders[key]
 
-    def _language(self, collection: Collection, question: str) -> str:
+    def _language(self, collection: Collection) -> str:
         configured = self.settings.prompts.language
         if configured != "auto":
             return configured
@@ -348,10 +341,8 @@ class Answerer:
 
 
 class _timer:
-    def __init__(
-        self, timings: dict[str, float], stage: str, observe: Callable[[str, float], None]
-    ) -> None:
-        self.timings, self.stage, self.observe = timings, stage, observe
+    def __init__(self, turn: _Turn, stage: str, observe: Observe) -> None:
+        self.timings, self.stage, self.observe = turn.timings, stage, observe
 
     def __enter__(self) -> None:
         self.started = time.perf_counter()
@@ -362,9 +353,9 @@ class _timer:
         self.observe(self.stage, elapsed)
 
 
-def _finish(timings: dict[str, float], started: float) -> dict[str, float]:
-    done = {k: round(v, 2) for k, v in timings.items()}
-    done["total"] = round((time.perf_counter() - started) * 1000, 2)
+def _finish(turn: _Turn) -> dict[str, float]:
+    done = {k: round(v, 2) for k, v in turn.timings.items()}
+    done["total"] = round((time.perf_counter() - turn.started) * 1000, 2)
     return done
 
 

@@ -1,9 +1,41 @@
-"""What the answer pipeline returns: the answer, its verified citations and how it was made."""
+"""The answer pipeline's values: the request, the answer with its verified citations, and
+what one LLM run produced."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
+
+from ragline.retrieval.settings import SearchMode
+from ragline.retrieval.types import Filter, Message
+
+AnswerMode = Literal["plain", "cot", "self-consistency"]
+"""plain: answer directly; cot: reason, then a final answer; self-consistency: sample
+several answers and vote."""
+ANSWER_MODES: tuple[AnswerMode, ...] = get_args(AnswerMode)
+
+
+@dataclass(frozen=True)
+class AskRequest:
+    question: str
+    collection: str
+    history: tuple[Message, ...] = ()
+    mode: AnswerMode = "plain"
+    k: int | None = None
+    search_mode: SearchMode | None = None
+    where: Filter | None = None
+    tenant: str = ""
+    generation: dict[str, Any] = field(default_factory=dict)
+    """Per-request generation overrides (temperature, max_new_tokens, stop, ...)."""
+    samples: int = 3
+    """Self-consistency: how many answers to sample and vote over."""
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of answer text as the model writes it."""
+
+    text: str
 
 
 @dataclass(frozen=True)
@@ -62,3 +94,25 @@ class Answer:
     @property
     def cited_chunk_ids(self) -> list[str]:
         return [cid for c in self.citations for cid in c.chunk_ids]
+
+
+Event = Delta | Answer
+"""What a streamed answer yields: text deltas, then the checked Answer."""
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What one LLM run produced for an answer."""
+
+    text: str
+    """The answer text (for cot: the final answer; for self-consistency: the winner)."""
+    prompt_tokens: int
+    completion_tokens: int
+    reasoning: str | None = None
+    """cot: the whole reasoning; self-consistency: the sample the winner came from."""
+    votes: dict[str, Any] | None = None
+    """self-consistency: the winner, its count, the total and the tally."""
+
+    @property
+    def tokens(self) -> dict[str, int]:
+        return {"prompt": self.prompt_tokens, "completion": self.completion_tokens}

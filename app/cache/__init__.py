@@ -2,17 +2,23 @@
 depends on, evicted when cited chunks change, shared over Redis or kept in-process.
 Importing this package connects nowhere."""
 
-from app.cache.cache import AnswerCache
-from app.cache.entries import (
+from ragline.cache.cache import AnswerCache
+from ragline.cache.entries import (
     CacheableAnswer,
     CacheEntry,
     CacheHit,
     CacheOutcome,
     CacheUnavailable,
 )
-from app.cache.factory import evict_cached_answers, open_cache, open_store
-from app.cache.keys import CacheNamespace, exact_key, guard_tokens, normalise_question
-from app.cache.metrics import CacheMetrics
+from ragline.cache.factory import (
+    evictor,
+    open_cache,
+    open_store,
+    redis_reachable,
+    with_cache_fallback,
+)
+from ragline.cache.keys import CacheNamespace, exact_key, guard_tokens, normalise_question
+from ragline.cache.metrics import CacheMetrics
 
 __all__ = [
     "AnswerCache",
@@ -23,10 +29,12 @@ __all__ = [
     "CacheOutcome",
     "CacheUnavailable",
     "CacheableAnswer",
-    "evict_cached_answers",
+    "evictor",
     "exact_key",
     "guard_tokens",
     "normalise_question",
     "open_cache",
     "open_store",
+    "redis_reachable",
+    "with_cache_fallback",
 ]

@@ -13,28 +13,25 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Callable, Collection, Iterable
 from typing import Any, TypeVar
 
-from app.cache.entries import (
+from ragline.cache.entries import (
     CacheableAnswer,
     CacheEntry,
     CacheHit,
     CacheOutcome,
     CacheUnavailable,
 )
-from app.cache.keys import CacheNamespace, exact_key, guard_tokens, normalise_question
-from app.cache.metrics import CacheMetrics
-from app.cache.semantic import OverlapKind, accept, unit
-from app.cache.singleflight import SingleFlight
-from app.cache.store import CacheStore
-from retrieval.settings import CacheSettings
+from ragline.cache.keys import CacheNamespace, exact_key, guard_tokens, normalise_question
+from ragline.cache.metrics import CacheMetrics
+from ragline.cache.semantic import OverlapKind, accept, unit
+from ragline.cache.singleflight import SingleFlight
+from ragline.cache.store import CacheStore
+from ragline.retrieval.settings import CacheSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-LIVE: weakref.WeakSet[AnswerCache] = weakref.WeakSet()
-"""Every AnswerCache of this process (so ingestion can evict from in-process caches too)."""
 
 
 class AnswerCache:
@@ -53,7 +50,6 @@ class AnswerCache:
         self._flight = SingleFlight()
         self._down_until = 0.0
         self._down_lock = threading.Lock()
-        LIVE.add(self)
 
     # -- fail-open ------------------------------------------------------------------------
     def _guarded(self, op: str, fn: Callable[[], T]) -> T:
@@ -245,7 +241,8 @@ class AnswerCache:
     def evict_chunks(self, chunk_ids: Iterable[str]) -> int:
         """Remove every cached answer citing any of ``chunk_ids`` (call it when chunks are
         replaced or deleted); returns how many. Raises CacheUnavailable if Redis is down:
-        unlike lookups, a lost eviction must not go unnoticed."""
+        unlike lookups, a lost eviction must not go unnoticed. Safe as a collection's
+        ``on_chunks_removed``: the collection logs a failure and keeps its write."""
         removed = self.backend.evict_chunks(list(chunk_ids))
         self.metrics.evicted("chunks", removed)
         return removed
@@ -265,7 +262,6 @@ class AnswerCache:
         }
 
     def close(self) -> None:
-        LIVE.discard(self)
         self.backend.close()
 
 

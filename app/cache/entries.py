@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from retrieval.errors import BackendUnavailable, UsageError
+from ragline.retrieval.errors import BackendUnavailable, UsageError
 
 if TYPE_CHECKING:
     import numpy as np

@@ -1,16 +1,17 @@
-"""Building the answer cache from settings, and the eviction hook ingestion calls."""
+"""Building the answer cache from settings: the store, the fallback when Redis is down, and
+the eviction callback ingestion takes."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from app.cache.cache import LIVE, AnswerCache
-from app.cache.entries import CacheUnavailable
-from app.cache.metrics import CacheMetrics, default_metrics
-from app.cache.store import CacheStore, MemoryStore
-from retrieval.settings import CacheSettings, Settings
+from ragline.cache.cache import AnswerCache
+from ragline.cache.entries import CacheUnavailable
+from ragline.cache.metrics import CacheMetrics, default_metrics
+from ragline.cache.store import CacheStore, MemoryStore
+from ragline.retrieval.settings import CacheSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,7 @@ def open_store(settings: CacheSettings) -> CacheStore:
     """Redis when ``cache.redis_url`` is set (nothing connects until first use), else an
     in-process LRU."""
     if settings.redis_url:
-        from app.cache.redis_store import RedisStore
+        from ragline.cache.redis_store import RedisStore
 
         return RedisStore(
             settings.redis_url,
@@ -45,34 +46,48 @@ def open_cache(
     return AnswerCache(open_store(cache_settings), cache_settings, metrics)
 
 
-def evict_cached_answers(settings: Settings | CacheSettings, chunk_ids: Iterable[str]) -> int:
-    """Drop every cached answer citing any of ``chunk_ids``: in the configured Redis and in
-    every answer cache of this process. Call it with the chunk ids an ingestion run replaces
-    or deletes. Redis being down is logged, not raised: those answers are unreachable
-    anyway once the collection's index version moves on, and expire with their TTL."""
-    cache_settings = settings.cache if isinstance(settings, Settings) else settings
-    ids = list(dict.fromkeys(chunk_ids))
-    if not ids:
-        return 0
-    removed = 0
-    seen_redis = False
-    for cache in list(LIVE):
-        same_redis = (
-            cache.backend.kind == "redis"
-            and cache.settings.redis_url == cache_settings.redis_url
-            and cache.settings.key_prefix == cache_settings.key_prefix
+def redis_reachable(url: str, timeout_s: float = 0.3) -> bool:
+    try:
+        import redis
+
+        client = redis.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
         )
-        seen_redis = seen_redis or same_redis
         try:
-            removed += cache.evict_chunks(ids)
-        except CacheUnavailable as exc:
-            log.warning("cached answers for %d changed chunks not evicted: %s", len(ids), exc)
-    if cache_settings.redis_url and not seen_redis:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False
+
+
+def with_cache_fallback(settings: Settings) -> Settings:
+    """Redis when it answers, else the in-process cache (the embedded default)."""
+    url = settings.cache.redis_url
+    if not url or redis_reachable(url):
+        return settings
+    log.warning("Redis at %s is not reachable: using an in-process answer cache", url)
+    cache = settings.cache.model_copy(update={"redis_url": ""})
+    return settings.model_copy(update={"cache": cache})
+
+
+def evictor(settings: Settings | CacheSettings) -> Callable[[Sequence[str]], int] | None:
+    """What an ingestion outside the serving process passes as ``on_chunks_removed``: drop
+    the cached answers citing replaced or deleted chunks from the configured Redis. None
+    when the cache is off or in-process (another process's memory cannot be reached, and
+    its answers are keyed by the index version, so they are never served stale)."""
+    cache_settings = settings.cache if isinstance(settings, Settings) else settings
+    if not cache_settings.enabled or not cache_settings.redis_url:
+        return None
+
+    def evict(chunk_ids: Sequence[str]) -> int:
         store = open_store(cache_settings)
         try:
-            removed += store.evict_chunks(ids)
+            return store.evict_chunks(list(dict.fromkeys(chunk_ids)))
         except CacheUnavailable as exc:
-            log.warning("cached answers for %d changed chunks not evicted: %s", len(ids), exc)
+            log.warning("cached answers for %d changed chunks not evicted: %s", len(chunk_ids), exc)
+            return 0
         finally:
             store.close()
-    return removed
+
+    return evict

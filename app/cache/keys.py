@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any
 
-from retrieval.types import Message
+from ragline.retrieval.types import Message
 
 _SPACE = re.compile(r"\s+")
 _TRAILING = re.compile(r"[\s\.\?\!,;:…。？！，；：、]+$")

@@ -26,8 +26,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from app.cache.entries import CacheEntry, CacheUnavailable, Candidate
-from app.cache.semantic import Row, VectorIndex
+from ragline.cache.entries import CacheEntry, CacheUnavailable, Candidate
+from ragline.cache.semantic import Row, VectorIndex
 
 T = TypeVar("T")
 _FIELDS = ("vec", "cited", "guard", "created")

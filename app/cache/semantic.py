@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from app.cache.entries import Candidate
+from ragline.cache.entries import Candidate
 
 OverlapKind = Literal["cited_share", "jaccard"]
 _MAX_CANDIDATES = 8

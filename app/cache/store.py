@@ -15,8 +15,8 @@ from typing import Protocol
 
 import numpy as np
 
-from app.cache.entries import CacheEntry, Candidate
-from app.cache.semantic import Row, VectorIndex
+from ragline.cache.entries import CacheEntry, Candidate
+from ragline.cache.semantic import Row, VectorIndex
 
 
 class CacheStore(Protocol):

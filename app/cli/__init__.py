@@ -7,18 +7,17 @@ from typing import Annotated
 
 import typer
 
-from app.ask_cli import ask
-from app.cache_cli import cache_app
-from app.output import print_json
-from app.prompt_cli import prompt_app
-from app.runtime import install_cache_eviction
-from app.search_cli import search
-from app.serve_cli import serve
-from eval.cli import eval_app
-from ingest.cli import ingest
-from retrieval.collection import Collection, delete_collection, list_collections
-from retrieval.errors import RaglineError
-from retrieval.settings import load_settings
+from ragline.cli.ask import ask
+from ragline.cli.cache import cache_app
+from ragline.cli.eval import eval_app
+from ragline.cli.ingest import ingest
+from ragline.cli.output import print_json
+from ragline.cli.prompt import prompt_app
+from ragline.cli.search import search
+from ragline.cli.serve import serve
+from ragline.retrieval.collection import Collection, delete_collection, list_collections
+from ragline.retrieval.errors import RaglineError
+from ragline.retrieval.settings import load_settings
 
 app = typer.Typer(
     name="ragline",
@@ -77,7 +76,6 @@ def collections_delete(name: Annotated[str, typer.Argument()]) -> None:
 
 
 def main() -> None:
-    install_cache_eviction()
     try:
         app()
     except RaglineError as exc:

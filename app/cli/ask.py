@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
-from app.output import print_json
-from app.runtime import SimplePool, with_cache_fallback
-from retrieval.logs import setup_logging
-from retrieval.settings import load_settings
-
-Mode = Literal["plain", "cot", "self-consistency"]
+from ragline.answer import ANSWER_MODES, Answer, AskRequest
+from ragline.cli.output import print_json
+from ragline.retrieval.errors import UsageError
+from ragline.retrieval.logs import setup_logging
+from ragline.retrieval.settings import load_settings
 
 
 def ask(
@@ -28,50 +27,35 @@ def ask(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Bypass the answer cache.")] = False,
 ) -> None:
     """Retrieve, prompt the LLM, verify the citations, print the answer and its sources."""
-    from app.answer import Answer, Answerer, AskRequest
-    from app.answer.pipeline import TEMPLATES
-    from app.cache import open_cache
-    from app.llm import load_llm
-    from retrieval.errors import UsageError
+    from ragline.answer.build import build_answerer
 
-    if mode not in TEMPLATES:
-        raise UsageError(f"unknown mode {mode!r}; choose one of {', '.join(TEMPLATES)}")
-    settings = with_cache_fallback(load_settings())
+    if mode not in ANSWER_MODES:
+        raise UsageError(f"unknown mode {mode!r}; choose one of {', '.join(ANSWER_MODES)}")
+    settings = load_settings()
     setup_logging(settings.log_level, settings.log_json)
-    pool = SimplePool(settings)
-    llm = load_llm(settings)
-    cache = None if no_cache or not settings.cache.enabled else open_cache(settings)
-    answerer = Answerer(settings, pool, llm, cache)
-    request = AskRequest(question, collection, mode=mode, k=k)  # type: ignore[arg-type]
-    try:
+    request = AskRequest(question, collection, mode=mode, k=k)
+    with build_answerer(settings, cache=not no_cache) as stack:
         if stream and not as_json:
             answer: Answer | None = None
-            for event in answerer.stream(request):
+            for event in stack.answerer.stream(request):
                 if isinstance(event, Answer):
                     answer = event
                 else:
                     typer.echo(event.text, nl=False)
             typer.echo()
-            assert answer is not None
+            if answer is None:
+                return
         else:
-            answer = answerer.ask(request)
+            answer = stack.answerer.ask(request)
             if not as_json:
                 typer.echo(answer.text)
-        if as_json:
-            print_json(answer.to_dict())
-            return
-        _sources(answer)
-    finally:
-        pool.close()
-        close = getattr(llm, "close", None)
-        if callable(close):
-            close()
+    if as_json:
+        print_json(answer.to_dict())
+        return
+    _sources(answer)
 
 
-def _sources(answer: object) -> None:
-    from app.answer import Answer
-
-    assert isinstance(answer, Answer)
+def _sources(answer: Answer) -> None:
     for c in answer.citations:
         page = f", page {c.page}" if c.page else ""
         typer.echo(f"[{c.number}] {c.file_name}{page}", err=False)

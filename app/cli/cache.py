@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from app.output import print_json
-from retrieval.settings import load_settings
+from ragline.cli.output import print_json
+from ragline.retrieval.settings import load_settings
 
 cache_app = typer.Typer(help="Inspect or empty the answer cache.", no_args_is_help=True)
 
@@ -17,7 +17,7 @@ _NO_REDIS = "no Redis configured (cache.redis_url): answers are cached inside ea
 @cache_app.command("stats")
 def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Entries and namespaces stored, and the cache's settings."""
-    from app.cache.factory import open_store
+    from ragline.cache.factory import open_store
 
     settings = load_settings()
     store = open_store(settings.cache)
@@ -51,7 +51,7 @@ def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @cache_app.command("clear")
 def clear() -> None:
     """Remove every cached answer under the configured key prefix."""
-    from app.cache.factory import open_store
+    from ragline.cache.factory import open_store
 
     settings = load_settings()
     store = open_store(settings.cache)

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from retrieval.errors import UsageError
+from ragline.retrieval.errors import UsageError
 
 if TYPE_CHECKING:
-    from eval.config import RunConfig
-    from eval.datasets import Dataset
-    from eval.report import Gate
-    from retrieval.settings import Settings
+    from ragline.eval.config import RunConfig
+    from ragline.eval.datasets import Dataset
+    from ragline.eval.report import Gate
+    from ragline.retrieval.settings import Settings
 
 eval_app = typer.Typer(
     help="Evaluate retrieval on labelled datasets (BEIR or QA format) and compare reports.",
@@ -96,13 +96,13 @@ def run(
 ) -> None:
     """Ingest the dataset's corpus (cached), run every query, write JSON + Markdown + HTML;
     on QA datasets also answer every question and score the answers."""
-    from eval.datasets import load_dataset
-    from eval.metrics import DEFAULT_METRICS, parse_metric
-    from eval.report import Gate, build_report, write_reports
-    from eval.runner import run_eval
-    from eval.sweep import load_configs
-    from retrieval.logs import setup_logging
-    from retrieval.settings import load_settings
+    from ragline.eval.datasets import load_dataset
+    from ragline.eval.metrics import DEFAULT_METRICS, parse_metric
+    from ragline.eval.report import Gate, build_report, write_reports
+    from ragline.eval.runner import run_eval
+    from ragline.eval.sweep import load_configs
+    from ragline.retrieval.logs import setup_logging
+    from ragline.retrieval.settings import load_settings
 
     started = dt.datetime.now(dt.UTC)
     gates = [Gate.parse(g) for g in fail_under or []]
@@ -164,7 +164,7 @@ def _with_llm(settings: Settings, backend: str | None) -> Settings:
     """``settings`` with ``--llm`` as the LLM backend."""
     if backend is None:
         return settings
-    from app.llm import BACKENDS
+    from ragline.llm import BACKENDS
 
     if backend not in BACKENDS:
         raise UsageError(f"unknown --llm {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -195,8 +195,8 @@ def _answer_pass(
     limit: int | None,
     say: Callable[[str], None],
 ) -> dict[str, Any]:
-    from app.llm import load_llm
-    from eval.answers import run_answers
+    from ragline.eval.answers import run_answers
+    from ragline.llm import load_llm
 
     model = load_llm(settings)
     try:
@@ -218,11 +218,11 @@ def synth(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Write a labelled question set from a collection with the configured LLM."""
-    from app.llm import GenerationParams, load_llm
-    from eval.synth import synthesize, write_synth
-    from retrieval.collection import Collection
-    from retrieval.logs import setup_logging
-    from retrieval.settings import load_settings
+    from ragline.eval.synth import synthesize, write_synth
+    from ragline.llm import GenerationParams, load_llm
+    from ragline.retrieval.collection import Collection
+    from ragline.retrieval.logs import setup_logging
+    from ragline.retrieval.settings import load_settings
 
     settings = load_settings()
     setup_logging(settings.log_level, settings.log_json)
@@ -266,8 +266,8 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Print how report B differs from report A (B − A, with paired tests per metric)."""
-    from eval.compare import compare_reports, format_comparison
-    from eval.report import load_report
+    from ragline.eval.compare import compare_reports, format_comparison
+    from ragline.eval.report import load_report
 
     diff = compare_reports(load_report(a), load_report(b))
     if as_json:

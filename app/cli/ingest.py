@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
-from app.output import interactive, print_json
-from ingest.pipeline import Ingestor, IngestReport
-from retrieval.logs import setup_logging
-from retrieval.settings import load_settings
+from ragline.cache import evictor
+from ragline.cli.output import interactive, print_json
+from ragline.ingest.pipeline import Ingestor, IngestReport
+from ragline.retrieval.logs import setup_logging
+from ragline.retrieval.settings import load_settings
 
 
 def ingest(
@@ -35,7 +36,14 @@ def ingest(
     """Load, chunk, embed and store documents; unchanged files are skipped."""
     settings = load_settings()
     setup_logging(settings.log_level, settings.log_json)
-    ingestor = Ingestor(settings, collection, embedder=embedder, store=store, workers=workers)
+    ingestor = Ingestor(
+        settings,
+        collection,
+        embedder=embedder,
+        store=store,
+        workers=workers,
+        on_chunks_removed=evictor(settings),
+    )
     if interactive(quiet):
         from tqdm import tqdm
 

@@ -1,4 +1,4 @@
-"""`ragline prompt show`: print the exact prompt that would be sent for a question."""
+"""`ragline prompt show`: print the exact prompt `ragline ask` would send for a question."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ from typing import Annotated
 
 import typer
 
-from app.output import print_json
-from app.search_cli import cli_search_options
-from retrieval.collection import Collection
-from retrieval.logs import setup_logging
-from retrieval.prompting.build import PromptBuilder
-from retrieval.retrievers import search
-from retrieval.settings import load_settings
+from ragline.answer import AskRequest
+from ragline.cli.output import print_json
+from ragline.cli.search import check_mode, cli_filters
+from ragline.retrieval.logs import setup_logging
+from ragline.retrieval.settings import load_settings
 
 prompt_app = typer.Typer(help="Inspect prompts built from templates and retrieved context.")
 
@@ -22,38 +20,38 @@ def show(
     query: Annotated[str, typer.Argument(help="The question.")],
     collection: Annotated[str, typer.Option("--collection", "-c")],
     template: Annotated[
-        str | None, typer.Option("--template", "-t", help="Template id (default: settings).")
+        str | None,
+        typer.Option("--template", "-t", help="Template id (default: prompts.template)."),
     ] = None,
     language: Annotated[
         str | None, typer.Option("--language", help="en or zh (default: the collection's).")
     ] = None,
     k: Annotated[int | None, typer.Option("--k", "-k", min=1, max=1000)] = None,
-    mode: Annotated[str | None, typer.Option("--mode", "-m")] = None,
+    mode: Annotated[
+        str | None, typer.Option("--mode", "-m", help="Search mode: dense, bm25 or hybrid.")
+    ] = None,
     filters: Annotated[list[str] | None, typer.Option("--filter", "-f")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The Prompt value as JSON.")] = False,
 ) -> None:
-    """Retrieve, pack and render the prompt for QUERY, exactly as it would be sent.
+    """Retrieve, pack and render the prompt for QUERY with the answer pipeline's own code:
+    byte for byte what `ragline ask` sends with the same settings (--template and
+    --language stand for prompts.template and prompts.language)."""
+    from ragline.answer.build import build_answerer
 
-    Tokens are counted with the GGUF's tokenizer when prompts.gguf_path is configured,
-    else with the approximate tokenizer (prompts.chars_per_token)."""
     settings = load_settings()
     setup_logging(settings.log_level, settings.log_json)
-    options = cli_search_options(settings, mode, k, filters)
-    with Collection.open(collection, settings) as coll:
-        result = search(coll, query, options)
-        lang = language or settings.prompts.language
-        if lang == "auto":
-            lang = "zh" if coll.info.language == "zh" else "en"
-        embedder = coll.embedder if settings.prompts.example_selection == "similarity" else None
-        builder = PromptBuilder.from_settings(settings.prompts, embedder)
-        prompt = builder.build(
-            query,
-            result.hits,
-            template=template or settings.prompts.template,
-            language=lang,
-            context_found=result.context_found,
-            policy=result.policy,
-        )
+    prompts = settings.prompts.model_copy(
+        update={k: v for k, v in {"template": template, "language": language}.items() if v}
+    )
+    settings = settings.model_copy(update={"prompts": prompts})
+    request = AskRequest(
+        query, collection, k=k, search_mode=check_mode(mode), where=cli_filters(filters)
+    )
+    with build_answerer(settings, cache=False) as stack:
+        prompt = stack.answerer.prompt_for(request)
+    if prompt is None:
+        typer.echo("(no good context: `ask` answers 'not found' without calling the LLM)")
+        return
     if as_json:
         print_json(prompt.to_dict())
         return

@@ -6,14 +6,20 @@ from typing import Annotated
 
 import typer
 
-from app.output import print_json, shorten
-from retrieval.collection import Collection
-from retrieval.errors import UsageError
-from retrieval.filters import parse_filters
-from retrieval.logs import setup_logging
-from retrieval.retrievers import MODES, SearchOptions
-from retrieval.retrievers import search as run_search
-from retrieval.settings import Settings, load_settings
+from ragline.cli.output import print_json, shorten
+from ragline.retrieval.collection import Collection
+from ragline.retrieval.errors import UsageError
+from ragline.retrieval.filters import parse_filters
+from ragline.retrieval.logs import setup_logging
+from ragline.retrieval.retrievers import search as run_search
+from ragline.retrieval.settings import (
+    SEARCH_MODES,
+    RetrievalSettings,
+    SearchMode,
+    Settings,
+    load_settings,
+)
+from ragline.retrieval.types import Filter
 
 FILTER_HELP = (
     "Metadata filter, repeatable (AND): key=value, key>=v / key<=v (numbers, ISO dates), "
@@ -38,9 +44,9 @@ def search(
     """Search a collection: dense, keyword (BM25) or hybrid, with metadata filters."""
     settings = load_settings()
     setup_logging(settings.log_level, settings.log_json)
-    options = cli_search_options(settings, mode, k, filters, mmr)
+    options = cli_search_options(settings, mode, k, mmr)
     with Collection.open(collection, settings) as coll:
-        result = run_search(coll, query, options)
+        result = run_search(coll, query, options, cli_filters(filters))
     if as_json:
         print_json([h.to_dict() for h in result.hits])
         return
@@ -63,17 +69,19 @@ def _fmt(score: float | None) -> str:
 
 
 def cli_search_options(
-    settings: Settings,
-    mode: str | None,
-    k: int | None,
-    filters: list[str] | None,
-    mmr: bool | None = None,
-) -> SearchOptions:
+    settings: Settings, mode: str | None, k: int | None, mmr: bool | None = None
+) -> RetrievalSettings:
     """Search options from the settings and the command-line flags shared by commands."""
-    if mode is not None and mode not in MODES:
-        raise UsageError(f"invalid --mode {mode!r}: choose one of {', '.join(MODES)}")
-    overrides: dict[str, object] = {"where": parse_filters(filters or []) or None}
-    for name, value in (("k", k), ("mode", mode), ("mmr", mmr)):
-        if value is not None:
-            overrides[name] = value
-    return SearchOptions.from_settings(settings.retrieval, **overrides)
+    return settings.retrieval.override(mode=check_mode(mode), k=k, mmr=mmr)
+
+
+def check_mode(mode: str | None) -> SearchMode | None:
+    """A ``--mode`` value, checked."""
+    if mode is not None and mode not in SEARCH_MODES:
+        raise UsageError(f"invalid --mode {mode!r}: choose one of {', '.join(SEARCH_MODES)}")
+    return mode
+
+
+def cli_filters(filters: list[str] | None) -> Filter | None:
+    """``--filter`` flags as one filter (None without any)."""
+    return parse_filters(filters or []) or None

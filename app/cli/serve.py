@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from retrieval.logs import setup_logging
-from retrieval.settings import load_settings
+from ragline.retrieval.logs import setup_logging
+from ragline.retrieval.settings import load_settings
 
 
 def serve(
@@ -28,7 +28,7 @@ def serve(
     if server.workers > 1:
         # Each process builds its own app from the environment (RAGLINE_* and ragline.toml).
         uvicorn.run(
-            "app.server.asgi:build",
+            "ragline.server.asgi:build",
             host=server.host,
             port=server.port,
             workers=server.workers,
@@ -36,6 +36,6 @@ def serve(
             log_config=None,
         )
     else:
-        from app.server import create_app
+        from ragline.server import create_app
 
         uvicorn.run(create_app(settings), host=server.host, port=server.port, log_config=None)

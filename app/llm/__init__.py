@@ -2,9 +2,9 @@
 and a recording fake for tests. ``load_llm(settings)`` picks one by name; importing this
 package loads no model library."""
 
-from app.llm.errors import InvalidGenerationParams, LLMBusy, LLMError, LLMUnavailable
-from app.llm.registry import BACKENDS, load_llm
-from app.llm.types import LLM, CancelToken, Completion, GenerationParams, TokenStream, collect
+from ragline.llm.errors import InvalidGenerationParams, LLMBusy, LLMError, LLMUnavailable
+from ragline.llm.registry import BACKENDS, load_llm
+from ragline.llm.types import LLM, CancelToken, Completion, GenerationParams, TokenStream, collect
 
 __all__ = [
     "BACKENDS",

@@ -15,9 +15,9 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
-from app.llm.errors import LLMError, LLMUnavailable
-from app.llm.gate import GenerationGate
-from app.llm.types import (
+from ragline.llm.errors import LLMError, LLMUnavailable
+from ragline.llm.gate import GenerationGate
+from ragline.llm.types import (
     CancelToken,
     Completion,
     FinishReason,
@@ -25,8 +25,8 @@ from app.llm.types import (
     StreamingBackend,
     TokenStream,
 )
-from retrieval.embedders.offline import force_offline
-from retrieval.types import Message
+from ragline.retrieval.embedders.offline import force_offline
+from ragline.retrieval.types import Message
 
 
 class LlamaCppLLM(StreamingBackend):

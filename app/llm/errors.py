@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retrieval.errors import BackendUnavailable, RaglineError, UsageError
+from ragline.retrieval.errors import BackendUnavailable, RaglineError, UsageError
 
 
 class LLMError(RaglineError):

@@ -9,8 +9,8 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 
-from app.llm.types import CancelToken, Completion, FinishReason, GenerationParams, TokenStream
-from retrieval.types import Message
+from ragline.llm.types import CancelToken, Completion, FinishReason, GenerationParams, TokenStream
+from ragline.retrieval.types import Message
 
 Reply = str | Callable[[Sequence[Message], GenerationParams], str]
 

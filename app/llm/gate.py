@@ -8,8 +8,8 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from app.llm.errors import LLMBusy
-from app.llm.types import CancelToken
+from ragline.llm.errors import LLMBusy
+from ragline.llm.types import CancelToken
 
 _POLL_S = 0.05
 

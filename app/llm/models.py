@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.llm.errors import LLMUnavailable
-from retrieval.errors import ConfigError
-from retrieval.settings import LLMSettings
+from ragline.llm.errors import LLMUnavailable
+from ragline.retrieval.errors import ConfigError
+from ragline.retrieval.settings import LLMSettings
 
 _CHUNK = 1 << 20
 

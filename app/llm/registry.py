@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from app.llm.types import LLM
-from retrieval.errors import ConfigError
-from retrieval.settings import Settings
+from ragline.llm.types import LLM
+from ragline.retrieval.errors import ConfigError
+from ragline.retrieval.settings import Settings
 
 
 def _llama_cpp(settings: Settings) -> LLM:
-    from app.llm.embedded import LlamaCppLLM
-    from app.llm.models import resolve_model
+    from ragline.llm.embedded import LlamaCppLLM
+    from ragline.llm.models import resolve_model
 
     llm = settings.llm
     model = resolve_model(llm, settings.data_dir)
@@ -28,14 +28,12 @@ def _llama_cpp(settings: Settings) -> LLM:
 
 
 def _openai(settings: Settings) -> LLM:
-    from app.llm.openai_http import OpenAICompatibleLLM
+    from ragline.llm.openai_http import OpenAICompatibleLLM
 
     llm = settings.llm
-    count: Callable[[str], int] | None = None
-    if settings.prompts.gguf_path is not None:
-        from retrieval.prompting.tokenizers import LlamaCppTokenizer
+    from ragline.retrieval.prompting.tokenizers import load_tokenizer
 
-        count = LlamaCppTokenizer(settings.prompts.gguf_path, llm.context_window).count
+    count = load_tokenizer(settings.prompts, llm.context_window).count
     return OpenAICompatibleLLM(
         llm.base_url,
         llm.model,
@@ -45,13 +43,11 @@ def _openai(settings: Settings) -> LLM:
         connect_timeout_s=llm.connect_timeout_s,
         timeout_s=llm.timeout_s,
         max_retries=llm.max_retries,
-        backoff_s=llm.backoff_s,
-        max_backoff_s=llm.max_backoff_s,
     )
 
 
 def _fake(settings: Settings) -> LLM:
-    from app.llm.fake import FakeLLM
+    from ragline.llm.fake import FakeLLM
 
     return FakeLLM(context_window=settings.llm.context_window)
 

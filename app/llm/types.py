@@ -8,11 +8,11 @@ from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from app.llm.errors import InvalidGenerationParams
-from retrieval.types import Message
+from ragline.llm.errors import InvalidGenerationParams
+from ragline.retrieval.types import Message
 
 if TYPE_CHECKING:
-    from retrieval.settings import LLMSettings
+    from ragline.retrieval.settings import LLMSettings
 
 FinishReason = Literal["stop", "length", "cancelled"]
 

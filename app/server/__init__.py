@@ -1,5 +1,5 @@
 """The HTTP service: ``create_app(settings)`` builds it; ``ragline serve`` runs it."""
 
-from app.server.factory import create_app
+from ragline.server.factory import create_app
 
 __all__ = ["create_app"]

@@ -21,10 +21,12 @@ from typing import TYPE_CHECKING
 
 from fastapi.concurrency import run_in_threadpool
 
-from retrieval.retrievers import SearchOptions, SearchResult, search_many
+from ragline.retrieval.retrievers import SearchResult, search_many
+from ragline.retrieval.settings import RetrievalSettings
+from ragline.retrieval.types import Filter
 
 if TYPE_CHECKING:
-    from retrieval.collection import Collection
+    from ragline.retrieval.collection import Collection
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +38,13 @@ Outcome = tuple[int, SearchResult] | BaseException
 class _Job:
     collection: str
     query: str
-    options: SearchOptions
+    options: RetrievalSettings
+    where: Filter | None
     future: asyncio.Future[tuple[int, SearchResult]]
 
     def group(self) -> str:
-        options = json.dumps(self.options.to_dict(), sort_keys=True, default=str)
+        where = self.where.to_dict() if self.where else []
+        options = json.dumps([self.options.model_dump(mode="json"), where], sort_keys=True)
         return f"{self.collection}\0{options}"
 
 
@@ -64,13 +68,17 @@ class SearchBatcher:
         return len(self._queue)
 
     async def search(
-        self, collection: str, query: str, options: SearchOptions
+        self,
+        collection: str,
+        query: str,
+        options: RetrievalSettings,
+        where: Filter | None = None,
     ) -> tuple[int, SearchResult]:
         """The index version searched and the result."""
         future: asyncio.Future[tuple[int, SearchResult]] = (
             asyncio.get_running_loop().create_future()
         )
-        self._queue.append(_Job(collection, query, options, future))
+        self._queue.append(_Job(collection, query, options, where, future))
         self._start()
         return await future
 
@@ -119,7 +127,7 @@ class SearchBatcher:
         try:
             collection = self.open_collection(first.collection)
             version = collection.index_version
-            results = search_many(collection, [j.query for j in jobs], first.options)
+            results = search_many(collection, [j.query for j in jobs], first.options, first.where)
             return [(version, r) for r in results]
         except Exception as exc:
             if len(jobs) == 1:

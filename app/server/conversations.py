@@ -9,7 +9,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from retrieval.types import Message
+from ragline.retrieval.types import Message
 
 log = logging.getLogger(__name__)
 MAX_TURNS = 20

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from retrieval.errors import (
+from ragline.retrieval.errors import (
     BackendUnavailable,
     CollectionNotFound,
     LoaderError,

@@ -5,28 +5,26 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.runtime import install_cache_eviction
-from app.server import errors
-from app.server.answering import open_answering
-from app.server.batching import SearchBatcher
-from app.server.jobs import JobManager
-from app.server.metrics import Metrics
-from app.server.routes import chat, documents, health, page, search
-from app.server.security import RateLimiter
-from app.server.state import AppState, CollectionPool, freeze_long_lived
-from retrieval.embedders.offline import force_offline
-from retrieval.settings import Settings
+from ragline.answer.build import build_answerer
+from ragline.retrieval.embedders.offline import force_offline
+from ragline.retrieval.settings import Settings
+from ragline.server import errors
+from ragline.server.batching import SearchBatcher
+from ragline.server.conversations import ConversationStore
+from ragline.server.jobs import JobManager
+from ragline.server.metrics import Metrics
+from ragline.server.ratelimit import RateLimiter
+from ragline.server.routes import chat, documents, health, page, search
+from ragline.server.state import AppState, freeze_long_lived
 
 log = logging.getLogger("ragline.http")
-
-Service = Callable[[AppState], Awaitable[None]]
 
 
 def create_app(settings: Settings, extra_routers: tuple[object, ...] = ()) -> FastAPI:
@@ -35,14 +33,23 @@ def create_app(settings: Settings, extra_routers: tuple[object, ...] = ()) -> Fa
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         force_offline()
-        install_cache_eviction()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         metrics = Metrics()
-        pool = CollectionPool(settings)
+        answers = build_answerer(
+            settings,
+            metrics_registry=metrics.registry,
+            observe=lambda stage, seconds: metrics.stage.labels(stage).observe(seconds),
+            serving=True,
+            on_open=freeze_long_lived,
+        )
+        pool = answers.collections
         state = AppState(
-            settings=settings,
+            settings=answers.settings,
             metrics=metrics,
-            collections=pool,
+            answers=answers,
+            conversations=ConversationStore(
+                answers.settings.cache.redis_url, answers.settings.cache.ttl_s
+            ),
             rate_limiter=RateLimiter(settings.server.rate_limit_per_minute),
             searches=SearchBatcher(
                 pool.get,
@@ -50,21 +57,14 @@ def create_app(settings: Settings, extra_routers: tuple[object, ...] = ()) -> Fa
                 threads=settings.server.search_threads,
                 observe_batch=metrics.search_batch.observe,
             ),
+            jobs=JobManager(answers.settings, pool, metrics),
         )
-        state.jobs = JobManager(settings, pool, metrics)
-        for opener in _SERVICE_OPENERS:
-            await opener(state)
         app.state.ragline = state
         freeze_long_lived()
         try:
             yield
         finally:
-            for service in state.services.values():
-                close = getattr(service, "close", None)
-                if callable(close):
-                    close()
-            state.jobs.close()
-            pool.close()
+            state.close()
 
     app = FastAPI(
         title="ragline",
@@ -83,10 +83,6 @@ def create_app(settings: Settings, extra_routers: tuple[object, ...] = ()) -> Fa
     for router in extra_routers:
         app.include_router(router)  # type: ignore[arg-type]
     return app
-
-
-_SERVICE_OPENERS: list[Service] = [open_answering]
-"""Coroutines run at start-up that add services (LLM, cache, answerer) to ``state.services``."""
 
 
 class RequestContext:

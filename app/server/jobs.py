@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from app.server.metrics import Metrics
-from app.server.state import CollectionPool
-from ingest.pipeline import Ingestor
-from retrieval.errors import RaglineError
-from retrieval.settings import Settings
+from ragline.ingest.pipeline import Ingestor
+from ragline.retrieval.errors import RaglineError
+from ragline.retrieval.pool import CollectionPool
+from ragline.retrieval.settings import Settings
+from ragline.server.metrics import Metrics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,7 +92,11 @@ class JobManager:
         try:
             shared = self.pool.embedder(embedder) if embedder and embedder != "auto" else None
             ingestor = Ingestor(
-                self.settings, job.collection, embedder=embedder, shared_embedder=shared
+                self.settings,
+                job.collection,
+                embedder=embedder,
+                model=shared,
+                on_chunks_removed=self.pool.on_chunks_removed,
             )
             report = ingestor.run(paths, progress=progress)
             job.report = report.to_dict()

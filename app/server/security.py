@@ -1,39 +1,13 @@
-"""API keys (Bearer) and a per-key token-bucket rate limit."""
+"""API keys (Bearer) and the per-key rate limit, as FastAPI dependencies."""
 
 from __future__ import annotations
 
 import hmac
-import threading
-import time
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from app.server.state import AppState, get_state
-
-
-class RateLimiter:
-    """Token bucket per key: ``per_minute`` requests, bursts up to the same number."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.rate = per_minute / 60.0
-        self.capacity = float(per_minute)
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str) -> tuple[bool, float]:
-        """(allowed, seconds until the next token)."""
-        if self.rate <= 0:
-            return True, 0.0
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - last) * self.rate)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
-                return True, 0.0
-            self._buckets[key] = (tokens, now)
-            return False, (1.0 - tokens) / self.rate
+from ragline.server.state import AppState, StateDep
 
 
 def _presented_key(request: Request) -> str | None:
@@ -63,11 +37,17 @@ def _check(request: Request, state: AppState, required: bool) -> str:
     return identity
 
 
-async def write_access(request: Request, state: Annotated[AppState, Depends(get_state)]) -> str:
+async def write_access(request: Request, state: StateDep) -> str:
     """Write endpoints always need a configured API key."""
     return _check(request, state, required=True)
 
 
-async def read_access(request: Request, state: Annotated[AppState, Depends(get_state)]) -> str:
+async def read_access(request: Request, state: StateDep) -> str:
     """Read endpoints need a key only when ``server.read_requires_key`` is set."""
     return _check(request, state, required=state.settings.server.read_requires_key)
+
+
+ReadKey = Annotated[str, Depends(read_access)]
+"""The caller's identity on a read endpoint (a key, or its address when reads are open)."""
+WriteKey = Annotated[str, Depends(write_access)]
+"""The caller's key on a write endpoint."""

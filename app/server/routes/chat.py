@@ -5,25 +5,24 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Generator, Iterator
-from typing import Annotated, Any, Literal
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Literal
 
 import anyio
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import Receive, Scope, Send
 
-from app.answer import Answer, AskRequest
-from app.answer.pipeline import Delta
-from app.server.answering import AnswerServices
-from app.server.routes.search import ConditionModel, FieldName, Value, to_filter
-from app.server.security import read_access
-from app.server.state import AppState, get_state
-from retrieval.collection import list_collections
-from retrieval.errors import BackendUnavailable, RaglineError, UsageError
-from retrieval.types import Message
+from ragline.answer import Answer, AnswerMode, AskRequest, Delta, Event
+from ragline.retrieval.collection import list_collections
+from ragline.retrieval.errors import RaglineError, UsageError
+from ragline.retrieval.settings import SearchMode
+from ragline.retrieval.types import Message
+from ragline.server.routes.search import ConditionModel, FieldName, Value, to_filter
+from ragline.server.security import ReadKey
+from ragline.server.state import StateDep
 
 router = APIRouter(prefix="/v1", tags=["answers"])
 
@@ -40,9 +39,9 @@ class ChatMessage(BaseModel):
 
 
 class AnswerOptions(BaseModel):
-    mode: Literal["plain", "cot", "self-consistency"] = "plain"
+    mode: AnswerMode = "plain"
     k: int | None = Field(None, ge=1, le=50)
-    search_mode: Literal["dense", "bm25", "hybrid"] | None = None
+    search_mode: SearchMode | None = None
     filters: dict[FieldName, Value] = Field(default_factory=dict)
     where: list[ConditionModel] = Field(default_factory=list)
     tenant: str = Field("", max_length=200)
@@ -69,14 +68,6 @@ class AskBody(AnswerOptions):
     collection: str = Field(min_length=1, max_length=63)
 
 
-def _services(state: AppState) -> AnswerServices:
-    services = state.services.get("answering")
-    if services is None:
-        raise BackendUnavailable("answering is not available in this server")
-    assert isinstance(services, AnswerServices)
-    return services
-
-
 def _ask_request(
     body: AnswerOptions,
     question: str,
@@ -99,9 +90,7 @@ def _ask_request(
 
 
 @router.get("/models")
-def models(
-    state: Annotated[AppState, Depends(get_state)], _: Annotated[str, Depends(read_access)]
-) -> dict[str, Any]:
+def models(state: StateDep, _: ReadKey) -> dict[str, Any]:
     return {
         "object": "list",
         "data": [
@@ -114,17 +103,15 @@ def models(
 @router.post("/ask")
 async def ask(
     body: AskBody,
-    state: Annotated[AppState, Depends(get_state)],
-    _: Annotated[str, Depends(read_access)],
+    state: StateDep,
+    _: ReadKey,
 ) -> dict[str, Any]:
-    services = _services(state)
-    history = (
-        tuple(services.conversations.get(body.conversation_id)) if body.conversation_id else ()
-    )
+    conversations = state.conversations
+    history = tuple(conversations.get(body.conversation_id)) if body.conversation_id else ()
     request = _ask_request(body, body.question, body.collection, history, {})
-    answer = await run_in_threadpool(services.answerer.ask, request)
+    answer = await run_in_threadpool(state.answers.answerer.ask, request)
     if body.conversation_id:
-        services.conversations.append(
+        conversations.append(
             body.conversation_id, Message("user", body.question), Message("assistant", answer.text)
         )
     return answer.to_dict()
@@ -133,17 +120,17 @@ async def ask(
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(
     body: ChatRequest,
-    state: Annotated[AppState, Depends(get_state)],
-    _: Annotated[str, Depends(read_access)],
+    state: StateDep,
+    _: ReadKey,
 ) -> dict[str, Any] | StreamingResponse:
-    services = _services(state)
+    answerer, conversations = state.answers.answerer, state.conversations
     turns = [m for m in body.messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user":
         raise UsageError("the last message must be the user's question")
     question = turns[-1].text()
     history = tuple(Message(m.role, m.text()) for m in turns[:-1])  # type: ignore[arg-type]
     if body.conversation_id and not history:
-        history = tuple(services.conversations.get(body.conversation_id))
+        history = tuple(conversations.get(body.conversation_id))
     generation = {
         "temperature": body.temperature,
         "top_p": body.top_p,
@@ -159,12 +146,12 @@ async def chat_completions(
 
     def remember(answer: Answer) -> None:
         if body.conversation_id:
-            services.conversations.append(
+            conversations.append(
                 body.conversation_id, Message("user", question), Message("assistant", answer.text)
             )
 
     if not body.stream:
-        answer = await run_in_threadpool(services.answerer.ask, request)
+        answer = await run_in_threadpool(answerer.ask, request)
         remember(answer)
         return {
             "id": completion_id,
@@ -183,10 +170,9 @@ async def chat_completions(
             "ragline": _extra(answer),
         }
 
-    events = services.answerer.stream(request)
-    first = await run_in_threadpool(
-        _next_event, events
-    )  # errors before streaming become JSON errors
+    events = answerer.stream(request)
+    # Errors before the first event (unknown collection, bad parameters) become JSON errors.
+    first = await run_in_threadpool(_next_event, events)
 
     async def sse() -> AsyncIterator[str]:
         def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
@@ -200,14 +186,14 @@ async def chat_completions(
             }
             return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
-        # Each event is pulled in a worker thread; when the client hangs up, Starlette cancels
-        # this generator after that pull returns, and ``finally`` closes the pipeline at once
-        # (not whenever the garbage collector gets to it), which stops the generation.
-        iterator = _chain(first, events)
+        # Each event is pulled in a worker thread; when the client hangs up, the response
+        # closes this generator (ClosingStreamingResponse), and ``finally`` closes the
+        # pipeline at once, which stops the generation.
+        event = first
         try:
             yield chunk({"role": "assistant", "content": ""})
             started = time.perf_counter()
-            while (event := await run_in_threadpool(_next_event, iterator)) is not None:
+            while event is not None:
                 if isinstance(event, Delta):
                     if event.text:
                         if state.metrics.ttft is not None and started:
@@ -224,10 +210,10 @@ async def chat_completions(
                         ragline=_extra(event),
                         usage=_usage(event),
                     )
+                event = await run_in_threadpool(_next_event, events)
         except RaglineError as exc:
             yield f"data: {json.dumps({'error': {'message': str(exc), 'type': type(exc).__name__}})}\n\n"
         finally:
-            iterator.close()
             close = getattr(events, "close", None)
             if callable(close):
                 close()  # the client went away or we are done: generation stops now
@@ -255,16 +241,8 @@ class ClosingStreamingResponse(StreamingResponse):
                     await close()
 
 
-def _next_event(events: Iterator[Delta | Answer]) -> Delta | Answer | None:
+def _next_event(events: Iterator[Event]) -> Event | None:
     return next(events, None)
-
-
-def _chain(
-    first: Delta | Answer | None, rest: Iterator[Delta | Answer]
-) -> Generator[Delta | Answer, None, None]:
-    if first is not None:
-        yield first
-    yield from rest
 
 
 def _citation(c: dict[str, Any]) -> dict[str, Any]:

@@ -7,22 +7,20 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
+from fastapi import APIRouter, File, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from app.server.security import read_access, write_access
-from app.server.state import AppState, get_state
-from ingest.loaders import SUPPORTED_SUFFIXES
-from retrieval.collection import Collection, check_name, list_collections
+from ragline.ingest.loaders import SUPPORTED_SUFFIXES
+from ragline.retrieval.collection import Collection, check_name, list_collections
+from ragline.server.security import ReadKey, WriteKey
+from ragline.server.state import StateDep
 
 router = APIRouter(prefix="/v1", tags=["collections"])
 _SAFE = re.compile(r"[^A-Za-z0-9._ \-\u0080-\uffff]")
 
 
 @router.get("/collections")
-def collections(
-    state: Annotated[AppState, Depends(get_state)], _: Annotated[str, Depends(read_access)]
-) -> dict[str, Any]:
+def collections(state: StateDep, _: ReadKey) -> dict[str, Any]:
     rows = []
     for name in list_collections(state.settings):
         rows.append(state.collections.get(name).stats())
@@ -40,8 +38,8 @@ def safe_name(filename: str | None) -> str:
 async def upload(
     name: str,
     request: Request,
-    state: Annotated[AppState, Depends(get_state)],
-    _: Annotated[str, Depends(write_access)],
+    state: StateDep,
+    _: WriteKey,
     files: Annotated[list[UploadFile], File(description="one or more documents")],
 ) -> dict[str, Any]:
     check_name(name)
@@ -87,8 +85,8 @@ async def _save(upload_file: UploadFile, target: Path, limit: int, limit_mb: flo
 @router.get("/jobs/{job_id}")
 def job_status(
     job_id: str,
-    state: Annotated[AppState, Depends(get_state)],
-    _: Annotated[str, Depends(read_access)],
+    state: StateDep,
+    _: ReadKey,
 ) -> dict[str, Any]:
     job = state.jobs.get(job_id)
     if job is None:
@@ -101,8 +99,8 @@ def job_status(
 async def delete_document(
     name: str,
     doc_id: str,
-    state: Annotated[AppState, Depends(get_state)],
-    _: Annotated[str, Depends(write_access)],
+    state: StateDep,
+    _: WriteKey,
 ) -> dict[str, Any]:
     def remove() -> tuple[int, int, str | None]:
         with Collection.open(name, state.settings) as collection:

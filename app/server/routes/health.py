@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import REGISTRY, generate_latest
 
-from app.server.state import AppState, get_state
-from retrieval.collection import list_collections
+from ragline.retrieval.collection import list_collections
+from ragline.server.state import StateDep
 
 router = APIRouter(tags=["health"])
 
@@ -22,7 +22,7 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(state: Annotated[AppState, Depends(get_state)]) -> JSONResponse:
+def readyz(state: StateDep) -> JSONResponse:
     """Stores, LLM and Redis state; 503 when something the service needs is not usable."""
     checks: dict[str, Any] = {}
     ready = True
@@ -35,16 +35,13 @@ def readyz(state: Annotated[AppState, Depends(get_state)]) -> JSONResponse:
     except OSError as exc:
         checks["collections"] = {"ok": False, "error": str(exc)}
         ready = False
-    for name, service in state.services.items():
-        probe = getattr(service, "health", None)
-        if callable(probe):
-            result = probe()
-            checks[name] = result
-            ready &= bool(result.get("ok", False)) or bool(result.get("optional", False))
+    answering = state.health()
+    checks["answering"] = answering
+    ready &= bool(answering.get("ok", False))
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
 
 @router.get("/metrics")
-def metrics(state: Annotated[AppState, Depends(get_state)]) -> Response:
+def metrics(state: StateDep) -> Response:
     body = generate_latest(state.metrics.registry) + generate_latest(REGISTRY)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -6,13 +6,13 @@ import time
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import AfterValidator, BaseModel, Field, StrictBool
 
-from app.server.security import read_access
-from app.server.state import AppState, get_state
-from retrieval.retrievers import SearchOptions
-from retrieval.types import Condition, Filter, MetaValue
+from ragline.retrieval.settings import SearchMode
+from ragline.retrieval.types import Condition, Filter, MetaValue
+from ragline.server.security import ReadKey
+from ragline.server.state import StateDep
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
@@ -40,7 +40,7 @@ class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=4000)
     collection: str = Field(min_length=1, max_length=63)
     k: int = Field(5, ge=1, le=100)
-    mode: Literal["dense", "bm25", "hybrid"] = "hybrid"
+    mode: SearchMode = "hybrid"
     filters: dict[FieldName, Value] = Field(default_factory=dict, description="metadata equality")
     where: list[ConditionModel] = Field(default_factory=list, description="other conditions")
 
@@ -56,17 +56,13 @@ def to_filter(filters: Mapping[str, MetaValue], where: list[ConditionModel]) -> 
 @router.post("/search")
 async def search_route(
     body: SearchRequest,
-    state: Annotated[AppState, Depends(get_state)],
-    _: Annotated[str, Depends(read_access)],
+    state: StateDep,
+    _: ReadKey,
 ) -> dict[str, Any]:
     started = time.perf_counter()
-    options = SearchOptions.from_settings(
-        state.settings.retrieval,
-        mode=body.mode,
-        k=body.k,
-        where=to_filter(body.filters, body.where),
-    )
-    version, result = await state.searches.search(body.collection, body.query, options)
+    options = state.settings.retrieval.model_copy(update={"mode": body.mode, "k": body.k})
+    where = to_filter(body.filters, body.where)
+    version, result = await state.searches.search(body.collection, body.query, options, where)
     payload = {
         "collection": body.collection,
         "index_version": version,
