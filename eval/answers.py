@@ -2,14 +2,14 @@
 
 ``run_answers`` opens the collection the primary configuration was evaluated on, asks every
 question (answerable and unanswerable, in ``qa.jsonl`` order) through
-:class:`app.answer.Answerer` with that configuration's retrieval settings (mode, fusion, MMR,
-filters; ``retrieval.k`` sources per answer), and turns each answer into an answer record
-(see :mod:`eval.answer_metrics`):
+:class:`ragline.answer.Answerer` with that configuration's retrieval settings (mode, fusion, MMR,
+filters; ``ragline.retrieval.k`` sources per answer), and turns each answer into an answer record
+(see :mod:`ragline.eval.answer_metrics`):
 
 - ``answer``: the answer text with its citation markers (``[1]``) removed, which is what exact
   match and token F1 score; ``text`` keeps the markers;
 - ``cited``: the corpus ids of the cited documents, mapped back through the file names of the
-  materialised corpus exactly as retrieval hits are (:func:`eval.datasets.corpus_id`);
+  materialised corpus exactly as retrieval hits are (:func:`ragline.eval.datasets.corpus_id`);
 - ``not_found``: the answer says "Not found in the documents." (any language the pipeline
   writes it in), whether the no-context policy or the model said it.
 
@@ -30,18 +30,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from eval import answer_metrics as am
-from eval.config import RunConfig
-from eval.datasets import Dataset, corpus_id, file_stem
-from eval.index import ensure_index, eval_settings, open_index
-from retrieval.settings import Settings
+from ragline.eval import answer_metrics as am
+from ragline.eval.config import RunConfig
+from ragline.eval.datasets import Dataset, corpus_id, file_stem
+from ragline.eval.index import ensure_index, eval_settings
+from ragline.retrieval.settings import Settings
 
 if TYPE_CHECKING:
-    from app.answer import Answer, Answerer
-    from app.cache import AnswerCache
-    from app.llm import LLM
-    from retrieval.collection import Collection
-    from retrieval.types import Filter
+    from ragline.answer import Answer, Answerer
+    from ragline.cache import AnswerCache
+    from ragline.llm import LLM
+    from ragline.retrieval.types import Filter
 
 Log = Callable[[str], None]
 _SPACES = re.compile(r"\s+")
@@ -66,7 +65,7 @@ class AnswerRun:
         return am.summarise(self.records)
 
     def to_dict(self) -> dict[str, Any]:
-        from eval import stats
+        from ragline.eval import stats
 
         summary = self.summary()
         records = []
@@ -102,34 +101,24 @@ def questions(dataset: Dataset, limit: int | None = None) -> tuple[list[str], di
 
 
 def answer_settings(settings: Settings, config: RunConfig, prefix: str) -> Settings:
-    """The eval collection's settings with ``config``'s retrieval choices and a cache prefix
-    of this run's own."""
+    """The eval collection's settings (its data directory) with ``config``'s retrieval
+    choices (``retrieval.k`` sources per answer) and a cache prefix of this run's own."""
     local = eval_settings(settings, config)
-    retrieval = local.retrieval.model_copy(
-        update={
-            "mode": config.mode,
-            "candidates": config.candidates,
-            "rrf_k": config.rrf_k,
-            "dense_weight": config.dense_weight,
-            "bm25_weight": config.bm25_weight,
-            "mmr": config.mmr,
-            "mmr_lambda": config.mmr_lambda,
-        }
-    )
+    retrieval = config.retrieval.model_copy(update={"k": local.retrieval.k})
     cache = local.cache.model_copy(update={"key_prefix": prefix})
     return local.model_copy(update={"retrieval": retrieval, "cache": cache})
 
 
 def scored_text(text: str) -> str:
     """The answer without citation markers or echoed source tags (what EM and F1 score)."""
-    from app.answer.citations import FENCE_ECHO, MARKER
+    from ragline.answer.citations import FENCE_ECHO, MARKER
 
     plain = _SPACES.sub(" ", MARKER.sub(" ", FENCE_ECHO.sub(" ", text)))
     return _DANGLING.sub(r"\1", plain).strip()
 
 
 def says_not_found(text: str) -> bool:
-    from app.answer.pipeline import NOT_FOUND
+    from ragline.answer.pipeline import NOT_FOUND
 
     mine = am.normalise(text)
     return any(am.normalise(phrase) in mine for phrase in NOT_FOUND.values())
@@ -169,16 +158,6 @@ def make_record(
     }
 
 
-class _OneCollection:
-    """The answerer's collection pool: the one eval collection, whatever it is asked for."""
-
-    def __init__(self, collection: Collection) -> None:
-        self.collection = collection
-
-    def get(self, name: str) -> Collection:
-        return self.collection
-
-
 def run_answers(
     dataset: Dataset,
     config: RunConfig,
@@ -192,9 +171,7 @@ def run_answers(
     them, and measure the cache on a repeated pass (see the module docstring)."""
     from prometheus_client import CollectorRegistry
 
-    from app.answer import Answerer
-    from app.cache import open_cache
-    from app.runtime import with_cache_fallback
+    from ragline.answer.build import build_answerer
 
     say = log or (lambda _msg: None)
     started = time.perf_counter()
@@ -202,34 +179,35 @@ def run_answers(
     stems = {file_stem(d): d for d in dataset.corpus}
     built = ensure_index(dataset, config, settings, say)
     prefix = f"{settings.cache.key_prefix}eval:{uuid.uuid4().hex[:12]}:"
-    local = with_cache_fallback(answer_settings(settings, config, prefix))
-    cache = open_cache(local, registry=CollectorRegistry()) if local.cache.enabled else None
+    local = answer_settings(settings, config, prefix)
+    stack = build_answerer(local, llm=llm, metrics_registry=CollectorRegistry())
+    cache = stack.cache
     info: dict[str, Any] = {"enabled": cache is not None, "repeated_pass": cache is not None}
     records: list[dict[str, Any]] = []
     latencies: list[float] = []
     try:
-        with open_index(built, config, settings) as collection:
-            answerer = Answerer(local, _OneCollection(collection), llm, cache)
-            where = _where(config)
-            say(f"answering {len(asked)} questions with {llm.model_id} on {built.name}")
-            for n, qid in enumerate(asked, 1):
-                t0 = time.perf_counter()
-                answer, error = _ask(answerer, dataset, qid, built.name, where)
-                latencies.append(time.perf_counter() - t0)
-                records.append(make_record(qid, dataset, answer, stems, error))
-                if n % 10 == 0:
-                    say(f"{n}/{len(asked)} answered")
-            if cache is not None:
-                say(f"asking the {len(asked)} questions again (cache hit rate)")
-                for record in records:
-                    again, _err = _ask(answerer, dataset, record["id"], built.name, where)
-                    record["cache_hit"] = bool(again is not None and again.cached)
-                    record["cache_kind"] = again.cache_kind if again is not None else None
-                info["backend"] = cache.backend.kind
-                info["counts"] = cache.metrics.counts()
+        where = _where(config)
+        say(f"answering {len(asked)} questions with {llm.model_id} on {built.name}")
+        for n, qid in enumerate(asked, 1):
+            t0 = time.perf_counter()
+            answer, error = _ask(stack.answerer, dataset, qid, built.name, where)
+            latencies.append(time.perf_counter() - t0)
+            records.append(make_record(qid, dataset, answer, stems, error))
+            if n % 10 == 0:
+                say(f"{n}/{len(asked)} answered")
+        if cache is not None:
+            say(f"asking the {len(asked)} questions again (cache hit rate)")
+            for record in records:
+                again, _err = _ask(stack.answerer, dataset, record["id"], built.name, where)
+                record["cache_hit"] = bool(again is not None and again.cached)
+                record["cache_kind"] = again.cache_kind if again is not None else None
+            info["backend"] = cache.backend.kind
+            info["counts"] = cache.metrics.counts()
     finally:
         if cache is not None:
             _clear(cache)
+        stack.collections.close()
+        if cache is not None:
             cache.close()
     return AnswerRun(
         config=config.name,
@@ -244,7 +222,7 @@ def run_answers(
 
 
 def _where(config: RunConfig) -> Filter | None:
-    from retrieval.filters import parse_filters
+    from ragline.retrieval.filters import parse_filters
 
     return parse_filters(config.filters) or None
 
@@ -253,8 +231,8 @@ def _ask(
     answerer: Answerer, dataset: Dataset, qid: str, collection: str, where: Filter | None
 ) -> tuple[Answer | None, str]:
     """One answer, or None and the error of a model that failed this request."""
-    from app.answer import AskRequest
-    from app.llm import LLMError
+    from ragline.answer import AskRequest
+    from ragline.llm import LLMError
 
     text = dataset.queries.get(qid) or dataset.unanswerable[qid]
     try:
@@ -264,7 +242,7 @@ def _ask(
 
 
 def _clear(cache: AnswerCache) -> None:
-    from app.cache import CacheUnavailable
+    from ragline.cache import CacheUnavailable
 
     with contextlib.suppress(CacheUnavailable):  # Redis went away: entries expire (TTL)
         cache.clear()

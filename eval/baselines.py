@@ -15,13 +15,12 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
-from eval.config import RunConfig
-from eval.datasets import Dataset
-from eval.index import Log, dir_size, eval_root, peak_rss_mb
-from retrieval.settings import Settings
+from ragline.eval.config import RunConfig
+from ragline.eval.datasets import Dataset
+from ragline.eval.index import Log, dir_size, eval_root, peak_rss_mb
+from ragline.retrieval.settings import Settings
 
 CHUNK_CHARS = 1000
 OVERLAP_CHARS = 200
@@ -34,23 +33,23 @@ def baseline_configs(
     """BM25 alone and dense alone on the primary's index (skipped when already evaluated)."""
     out = []
     for mode in ("bm25", "dense"):
-        config = replace(primary, name=f"{mode} alone", mode=mode, role="baseline")
+        config = primary.with_(name=f"{mode} alone", mode=mode, role="baseline")
         if config.params() not in existing:
             out.append(config)
     return out
 
 
 def langchain_embeddings(embedder: str) -> Any:
-    from retrieval.embedders.offline import force_offline
+    from ragline.retrieval.embedders.offline import force_offline
 
     force_offline()
     if embedder == "minilm":
         from langchain_huggingface import HuggingFaceEmbeddings
 
-        from retrieval.embedders.sentence import minilm_path
+        from ragline.retrieval.embedders.sentence import minilm_path
 
         return HuggingFaceEmbeddings(model_name=str(minilm_path()))
-    from retrieval.langchain_adapters import RaglineEmbeddings
+    from ragline.retrieval.langchain_adapters import RaglineEmbeddings
 
     return RaglineEmbeddings(model=embedder)
 

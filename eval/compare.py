@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from eval import stats
-from eval.answer_metrics import ANSWER_METRICS, record_scores
-from eval.metrics import mean
+from ragline.eval import stats
+from ragline.eval.answer_metrics import ANSWER_METRICS, record_scores
+from ragline.eval.metrics import mean
 
 
 def _flat(data: Any, prefix: str = "") -> dict[str, Any]:

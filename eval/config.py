@@ -1,97 +1,134 @@
 """Run configurations: what one evaluated retriever is built and queried with.
 
-``embedder``, ``chunk_size``, ``chunk_overlap`` and ``store`` decide the index (one is built,
-and cached, per distinct combination); the other fields only change how it is queried.
-Config files and sweeps over these fields: :mod:`eval.sweep`.
+A configuration is the retrieval settings section (:class:`RetrievalSettings`, so every
+retrieval option is a configuration field, validated by the same model) plus what decides
+the index (``embedder``, ``chunk_size``, ``chunk_overlap``, ``store``: one index is built,
+and cached, per distinct combination) and the evaluation depth ``k``. Files and sweeps give
+the fields flat (``mode = "hybrid"``, ``rrf_k = 10``, ``chunk_size = 256``); see
+:mod:`ragline.eval.sweep`.
 """
 
 from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from retrieval.errors import UsageError
-from retrieval.settings import Settings
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-MODES = ("dense", "bm25", "hybrid")
-STORES = ("chroma", "faiss", "faiss-gpu", "torch", "auto")
+from ragline.retrieval.errors import UsageError
+from ragline.retrieval.settings import (
+    ChunkingSettings,
+    EmbedderChoice,
+    RetrievalSettings,
+    Settings,
+    StoreBackend,
+    one_line,
+)
+
 INDEX_FIELDS = ("embedder", "chunk_size", "chunk_overlap", "store")
 DEFAULT_DEPTH = 100
+REPORTED = ("mode", "candidates", "rrf_k", "dense_weight", "bm25_weight", "mmr", "mmr_lambda")
+"""Retrieval fields every report shows; others appear when a configuration sets them."""
+Role = Literal["primary", "config", "baseline"]
 
 
-@dataclass(frozen=True)
-class RunConfig:
+class RunConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     name: str = "ragline"
-    mode: str = "hybrid"
-    embedder: str = "auto"
-    chunk_size: int = 200
-    chunk_overlap: int = 32
-    store: str = "chroma"
-    k: int = DEFAULT_DEPTH
-    """Chunks retrieved per query; documents are ranked by their best chunk among them."""
-    candidates: int = 50
-    rrf_k: int = 10
-    dense_weight: float = 1.0
-    bm25_weight: float | None = None
-    """None: the retrieval layer's default for the collection's embedder."""
-    mmr: bool = False
-    mmr_lambda: float = 0.7
-    filters: tuple[str, ...] = ()
-    role: str = "config"
+    role: Role = "config"
     """primary (the first configuration; gates apply to it), config, or baseline."""
+    embedder: EmbedderChoice = "auto"
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    store: StoreBackend = "chroma"
+    k: int = Field(DEFAULT_DEPTH, ge=1, le=1000)
+    """Chunks retrieved per query; documents are ranked by their best chunk among them."""
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    filters: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nest_flat_fields(cls, data: Any) -> Any:
+        """Accept the flat fields of config files: chunk_size/chunk_overlap go to
+        ``chunking``, retrieval options to ``retrieval``."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        chunking = dict(_as_dict(data.pop("chunking", {})))
+        for flat, field in (("chunk_size", "size"), ("chunk_overlap", "overlap")):
+            if flat in data:
+                chunking[field] = data.pop(flat)
+        retrieval = dict(_as_dict(data.pop("retrieval", {})))
+        for name in RetrievalSettings.model_fields:
+            if name != "k" and name in data:
+                retrieval[name] = data.pop(name)
+        if isinstance(data.get("filters"), str):
+            data["filters"] = (data["filters"],)
+        return {**data, "chunking": chunking, "retrieval": retrieval}
+
+    @classmethod
+    def create(cls, **fields: Any) -> RunConfig:
+        """A validated configuration; a bad field is a one-line UsageError."""
+        try:
+            return cls.model_validate(fields)
+        except ValidationError as exc:
+            raise UsageError(f"config {fields.get('name', 'ragline')!r}: {one_line(exc)}") from None
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> RunConfig:
-        r = settings.retrieval
-        values: dict[str, Any] = {
-            "mode": r.mode,
+        base = {
             "embedder": settings.embedding.model,
-            "chunk_size": settings.chunking.size,
-            "chunk_overlap": settings.chunking.overlap,
+            "chunking": settings.chunking.model_dump(),
             "store": settings.store.backend,
-            "candidates": r.candidates,
-            "rrf_k": r.rrf_k,
-            "dense_weight": r.dense_weight,
-            "bm25_weight": r.bm25_weight,
-            "mmr": r.mmr,
-            "mmr_lambda": r.mmr_lambda,
+            "retrieval": settings.retrieval.model_dump(),
         }
-        values.update(overrides)
-        return cls(**values).checked()
+        return cls.create(**base, **overrides)
 
-    def checked(self) -> RunConfig:
-        if self.mode not in MODES:
-            raise UsageError(f"config {self.name!r}: mode must be one of {', '.join(MODES)}")
-        if self.store not in STORES:
-            raise UsageError(f"config {self.name!r}: store must be one of {', '.join(STORES)}")
-        if self.embedder not in ("auto", "minilm", "use-m3"):
-            raise UsageError(f"config {self.name!r}: embedder must be auto, minilm or use-m3")
-        if self.chunk_size < 16 or not 0 <= self.chunk_overlap < self.chunk_size:
-            raise UsageError(
-                f"config {self.name!r}: need chunk_size ≥ 16 and 0 ≤ chunk_overlap < chunk_size"
-            )
-        if not 1 <= self.k <= 1000 or self.candidates < 1 or self.rrf_k < 0:
-            raise UsageError(f"config {self.name!r}: need 1 ≤ k ≤ 1000, candidates ≥ 1, rrf_k ≥ 0")
-        negative = self.dense_weight < 0 or (self.bm25_weight or 0.0) < 0
-        if negative or not 0 <= self.mmr_lambda <= 1:
-            raise UsageError(f"config {self.name!r}: weights ≥ 0 and 0 ≤ mmr_lambda ≤ 1")
-        return self
+    def with_(self, **changes: Any) -> RunConfig:
+        """This configuration with flat ``changes`` applied and validated."""
+        return RunConfig.create(**{**self.flat(), **changes})
+
+    def flat(self) -> dict[str, Any]:
+        """Every field, flat (retrieval options and chunking at top level)."""
+        return {
+            "name": self.name,
+            "role": self.role,
+            "embedder": self.embedder,
+            "chunk_size": self.chunking.size,
+            "chunk_overlap": self.chunking.overlap,
+            "store": self.store,
+            "k": self.k,
+            "filters": list(self.filters),
+            **{n: v for n, v in self.retrieval.model_dump(mode="json").items() if n != "k"},
+        }
 
     def params(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("name")
-        data.pop("role")
-        data["filters"] = list(self.filters)
-        return data
+        """What reports show: the index fields, depth, filters, the usual retrieval options
+        and any other retrieval option set to a non-default value."""
+        flat = self.flat()
+        defaults = RetrievalSettings().model_dump(mode="json")
+        shown = {n for n, v in flat.items() if n in defaults and v != defaults[n]}
+        keep = {*INDEX_FIELDS, "k", "filters", *REPORTED, *shown}
+        return {n: v for n, v in flat.items() if n in keep}
 
     def index_params(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in INDEX_FIELDS}
+        flat = self.flat()
+        return {f: flat[f] for f in INDEX_FIELDS}
 
 
-FIELDS = {f.name for f in fields(RunConfig)} - {"role"}
+FIELDS = {"name", "embedder", "chunk_size", "chunk_overlap", "store", "k", "filters"} | set(
+    RetrievalSettings.model_fields
+)
+"""Field names a config file may set (flat)."""
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if hasattr(value, "model_dump"):
+        dumped: dict[str, Any] = value.model_dump()
+        return dumped
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def load_file(path: Path) -> dict[str, Any]:

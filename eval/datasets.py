@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from retrieval.errors import UsageError
+from ragline.retrieval.errors import UsageError
 
 Qrels = Mapping[str, Mapping[str, int]]
 """query id → {document id → grade}; grade > 0 is relevant."""

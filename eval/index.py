@@ -22,10 +22,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from eval.config import RunConfig
-from eval.datasets import Dataset, materialise
-from retrieval.errors import UsageError
-from retrieval.settings import ChunkingSettings, Settings
+from ragline.eval.config import RunConfig
+from ragline.eval.datasets import Dataset, materialise
+from ragline.retrieval.settings import Settings
 
 FORMAT = 2  # bump when the way eval indexes are built changes
 Log = Callable[[str], None]
@@ -56,14 +55,10 @@ def eval_root(settings: Settings) -> Path:
 
 def eval_settings(settings: Settings, config: RunConfig) -> Settings:
     """The settings an eval collection is built and searched with."""
-    try:
-        chunking = ChunkingSettings(size=config.chunk_size, overlap=config.chunk_overlap)
-    except ValueError as exc:
-        raise UsageError(f"config {config.name!r}: {exc}") from None
     return settings.model_copy(
         update={
             "data_dir": eval_root(settings),
-            "chunking": chunking,
+            "chunking": config.chunking,
             "store": settings.store.model_copy(update={"backend": config.store}),
         }
     )
@@ -105,8 +100,8 @@ def ensure_index(
     dataset: Dataset, config: RunConfig, settings: Settings, log: Log | None = None
 ) -> BuiltIndex:
     """Build the collection for ``config``'s index settings, or reuse the one built before."""
-    from ingest.pipeline import Ingestor
-    from retrieval.collection import Collection
+    from ragline.ingest.pipeline import Ingestor
+    from ragline.retrieval.collection import Collection
 
     say = log or (lambda _msg: None)
     key = index_key(dataset, config, settings)
@@ -149,7 +144,7 @@ def ensure_index(
 
 
 def open_index(built: BuiltIndex, config: RunConfig, settings: Settings) -> Any:
-    """The built collection, opened for searching (a ``retrieval.collection.Collection``)."""
-    from retrieval.collection import Collection
+    """The built collection, opened for searching (a ``ragline.retrieval.collection.Collection``)."""
+    from ragline.retrieval.collection import Collection
 
     return Collection.open(built.name, eval_settings(settings, config))

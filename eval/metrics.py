@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from retrieval.errors import UsageError
+from ragline.retrieval.errors import UsageError
 
 Judgments = Mapping[str, int]
 MetricFn = Callable[[Sequence[str], Judgments, int], float]

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eval import stats
-from eval.answer_metrics import GATES
-from eval.metrics import mean, parse_metric
-from eval.runner import ConfigResult, EvalRun
-from retrieval.errors import UsageError
-from retrieval.settings import Settings
+from ragline.eval import stats
+from ragline.eval.answer_metrics import GATES
+from ragline.eval.metrics import mean, parse_metric
+from ragline.eval.runner import ConfigResult, EvalRun
+from ragline.retrieval.errors import UsageError
+from ragline.retrieval.settings import Settings
 
 SCHEMA = "ragline-eval-report/1"
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +39,7 @@ class Gate:
     @classmethod
     def parse(cls, text: str) -> Gate:
         """``METRIC=VALUE``: a retrieval metric (``ndcg@10``) or an answer metric (a name in
-        :data:`eval.answer_metrics.GATES`, e.g. ``answer_f1``); 0 ≤ VALUE ≤ 1."""
+        :data:`ragline.eval.answer_metrics.GATES`, e.g. ``answer_f1``); 0 ≤ VALUE ≤ 1."""
         name, sep, value = text.partition("=")
         try:
             threshold = float(value)
@@ -133,7 +133,7 @@ def build_report(
     seed: int = 0,
     answers: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The report document; ``answers`` is :meth:`eval.answers.AnswerRun.to_dict` when the
+    """The report document; ``answers`` is :meth:`ragline.eval.answers.AnswerRun.to_dict` when the
     answer pipeline ran (QA datasets), else the report's "answers" is None."""
     results = run.results
     primary = results[0]
@@ -262,7 +262,7 @@ def report_paths(out: Path) -> dict[str, Path]:
 
 
 def write_reports(report: dict[str, Any], out: Path) -> dict[str, Path]:
-    from eval import plots, report_html, report_md
+    from ragline.eval import plots, report_html, report_md
 
     paths = report_paths(out)
     paths["json"].parent.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from eval.answer_metrics import worst
-from eval.report_md import (
+from ragline.eval.answer_metrics import worst
+from ragline.eval.report_md import (
     WORST_ANSWERS,
     answer_drill,
     answer_notes,

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from eval.answer_metrics import ANSWER_METRICS, GATES, worst
+from ragline.eval.answer_metrics import ANSWER_METRICS, GATES, worst
 
 WORST_ANSWERS = 20  # answers listed in the drill-down
 

@@ -3,7 +3,7 @@
 A retriever is anything callable as ``retriever(query) -> [(doc_id, score), …]``, best first
 (see :class:`Retriever`); ragline's own modes, the baselines and test doubles all are.
 ``run_eval`` builds (or reuses) the indexes the configurations need, runs each one, and
-returns their results; ``eval.report`` turns those into a report.
+returns their results; ``ragline.eval.report`` turns those into a report.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
-from eval import metrics as m
-from eval.config import RunConfig
-from eval.datasets import Dataset, corpus_id, file_stem
-from eval.index import BuiltIndex, Log, ensure_index, index_key, open_index, peak_rss_mb
-from retrieval.settings import Settings
-from retrieval.types import Hit
+from ragline.eval import metrics as m
+from ragline.eval.config import RunConfig
+from ragline.eval.datasets import Dataset, corpus_id, file_stem
+from ragline.eval.index import BuiltIndex, Log, ensure_index, index_key, open_index, peak_rss_mb
+from ragline.retrieval.settings import Settings
+from ragline.retrieval.types import Hit
 
 Ranked = list[tuple[str, float]]
 CURVE_KS = (1, 2, 3, 5, 10, 20, 50, 100)
@@ -111,37 +111,26 @@ def doc_ranking(hits: Sequence[Hit], stems: Mapping[str, str]) -> Ranked:
 
 
 def ragline_retriever(collection: Any, config: RunConfig, stems: Mapping[str, str]) -> Retriever:
-    from retrieval.filters import parse_filters
-    from retrieval.retrievers import SearchOptions, reranker_for, search
+    from ragline.retrieval.filters import parse_filters
+    from ragline.retrieval.retrievers import reranker_for, search
 
-    where = parse_filters(config.filters)
-    options = SearchOptions.from_settings(
-        collection.settings.retrieval,
-        mode=config.mode,
-        k=config.k,
-        where=where or None,
-        candidates=config.candidates,
-        rrf_k=config.rrf_k,
-        dense_weight=config.dense_weight,
-        bm25_weight=config.bm25_weight,
-        mmr=config.mmr,
-        mmr_lambda=config.mmr_lambda,
-    )
-    reranker = reranker_for(collection.settings.retrieval)
+    where = parse_filters(config.filters) or None
+    options = config.retrieval.model_copy(update={"k": config.k})
+    reranker = reranker_for(options)
 
     def retrieve(query: str) -> Ranked:
-        return doc_ranking(search(collection, query, options, reranker).hits, stems)
+        return doc_ranking(search(collection, query, options, where, reranker).hits, stems)
 
     return retrieve
 
 
 def effective_params(config: RunConfig, collection: Any) -> dict[str, Any]:
     """The configuration's parameters, with the defaults the retrieval layer filled in."""
-    from retrieval.retrievers import BM25_WEIGHT_BY_EMBEDDER
+    from ragline.retrieval.retrievers import BM25_WEIGHT_BY_EMBEDDER
 
     params = config.params()
     params["embedder"] = collection.info.embedder
-    if config.bm25_weight is None and config.mode == "hybrid":
+    if config.retrieval.bm25_weight is None and config.retrieval.mode == "hybrid":
         params["bm25_weight"] = BM25_WEIGHT_BY_EMBEDDER.get(collection.info.embedder, 1.0)
         params["bm25_weight_from"] = "embedder default"
     return params
@@ -169,7 +158,7 @@ def run_eval(
 ) -> EvalRun:
     """Evaluate every configuration (the first is the primary one) and, unless turned off, the
     baselines: BM25 alone, dense alone (on the primary's index) and the LangChain recipe."""
-    from eval.baselines import baseline_configs, langchain_retriever
+    from ragline.eval.baselines import baseline_configs, langchain_retriever
 
     say = log or (lambda _msg: None)
     started = time.perf_counter()

@@ -1,6 +1,6 @@
 """Config files and sweeps: a grid over retriever mode, embedder, chunking, k, fusion weights.
 
-A config file (TOML, YAML or JSON) sets any :class:`eval.config.RunConfig` field at top
+A config file (TOML, YAML or JSON) sets any :class:`ragline.eval.config.RunConfig` field at top
 level, plus an optional ``sweep`` table mapping fields to lists of values; the file stands
 for every combination (combinations with ``chunk_overlap >= chunk_size`` are left out)::
 
@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from eval.config import FIELDS, RunConfig, load_file
-from retrieval.errors import UsageError
-from retrieval.settings import Settings
+from ragline.eval.config import FIELDS, RunConfig, load_file
+from ragline.retrieval.errors import UsageError
+from ragline.retrieval.settings import Settings
 
 
 def expand(data: Mapping[str, Any], base: RunConfig, label: str) -> list[RunConfig]:
@@ -42,20 +41,26 @@ def expand(data: Mapping[str, Any], base: RunConfig, label: str) -> list[RunConf
             f"known: {', '.join(sorted(FIELDS | {'weights'}))}"
         )
     name = str(values.pop("name", label))
-    start = _apply(base, values, label)
+    start = _apply(base, {**values, "name": name}, label)
     axes = {k: v if isinstance(v, list) else [v] for k, v in sweep.items()}
     if not axes:
-        return [replace(start, name=name).checked()]
+        return [start]
     out = []
     for combo in itertools.product(*axes.values()):
         chosen = dict(zip(axes, combo, strict=True))
-        config = _apply(start, chosen, label)
         suffix = ",".join(f"{k}={_short(v)}" for k, v in chosen.items())
-        out.append(replace(config, name=f"{name}[{suffix}]"))
-    valid = [c for c in out if c.chunk_overlap < c.chunk_size]
-    if not valid:
+        changes = {**chosen, "name": f"{name}[{suffix}]"}
+        if _possible(start, changes):
+            out.append(_apply(start, changes, label))
+    if not out:
         raise UsageError(f"{label}: no combination has chunk_overlap < chunk_size")
-    return [c.checked() for c in valid]
+    return out
+
+
+def _possible(config: RunConfig, changes: Mapping[str, Any]) -> bool:
+    size = changes.get("chunk_size", config.chunking.size)
+    overlap = changes.get("chunk_overlap", config.chunking.overlap)
+    return not (isinstance(size, int) and isinstance(overlap, int) and overlap >= size)
 
 
 def _apply(config: RunConfig, values: Mapping[str, Any], label: str) -> RunConfig:
@@ -64,24 +69,11 @@ def _apply(config: RunConfig, values: Mapping[str, Any], label: str) -> RunConfi
         pair = changes.pop("weights")
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:
             raise UsageError(f"{label}: weights must be [dense_weight, bm25_weight]")
-        changes["dense_weight"], changes["bm25_weight"] = float(pair[0]), float(pair[1])
-    if "filters" in changes:
-        raw = changes["filters"]
-        changes["filters"] = (raw,) if isinstance(raw, str) else tuple(str(f) for f in raw)
-    types = {f.name: f.type for f in fields(RunConfig)}
-    for key, value in changes.items():
-        kind = types[key]
-        if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-            raise UsageError(f"{label}: {key} must be an integer, got {value!r}")
-        if kind.startswith("float") and value is None and kind.endswith("None"):
-            continue
-        if kind.startswith("float") and (
-            isinstance(value, bool) or not isinstance(value, (int, float))
-        ):
-            raise UsageError(f"{label}: {key} must be a number, got {value!r}")
-        if kind.startswith("float"):
-            changes[key] = float(value)
-    return replace(config, **changes)
+        changes["dense_weight"], changes["bm25_weight"] = pair
+    try:
+        return config.with_(**changes)
+    except UsageError as exc:
+        raise UsageError(f"{label}: {exc}") from None
 
 
 def _short(value: Any) -> str:
@@ -90,10 +82,10 @@ def _short(value: Any) -> str:
 
 def load_configs(paths: Sequence[Path], settings: Settings) -> list[RunConfig]:
     """Every configuration of every file, in order; the first is the primary one. Without
-    files: one configuration from the settings (``retrieval.mode``, embedder, chunking)."""
+    files: one configuration from the settings (``retrieval``, embedder, chunking)."""
     base = RunConfig.from_settings(settings)
     if not paths:
-        return [replace(base, name=f"ragline {base.mode}", role="primary")]
+        return [base.with_(name=f"ragline {base.retrieval.mode}", role="primary")]
     configs: list[RunConfig] = []
     for path in paths:
         configs += expand(load_file(path), base, path.stem)
@@ -101,4 +93,4 @@ def load_configs(paths: Sequence[Path], settings: Settings) -> list[RunConfig]:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise UsageError(f"configuration names must be unique; repeated: {', '.join(dupes)}")
-    return [replace(configs[0], role="primary"), *configs[1:]]
+    return [configs[0].with_(role="primary"), *configs[1:]]

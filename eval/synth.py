@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval.answer_metrics import normalise
-from eval.datasets import CorpusDoc, write_beir
-from retrieval.types import Chunk, Message
+from ragline.eval.answer_metrics import normalise
+from ragline.eval.datasets import CorpusDoc, write_beir
+from ragline.retrieval.types import Chunk, Message
 
 QUESTION_PROMPT = """Read the passage below and write one question that a user of this document \
 collection might ask and that the passage answers. The question must make sense on its own \
@@ -104,7 +104,7 @@ def synthesize(
     """Up to ``n`` filtered questions from ``collection`` (a ``Collection``) with ``llm``."""
     import numpy as np
 
-    from app.llm import GenerationParams
+    from ragline.llm import GenerationParams
 
     gen = params or GenerationParams(temperature=0.0, max_new_tokens=200)
     check = GenerationParams(temperature=0.0, max_new_tokens=4)
