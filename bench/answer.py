@@ -42,12 +42,10 @@ def main() -> None:
     parser.add_argument("--cache", action="store_true", help="also run bench/answer_cache.py")
     args = parser.parse_args()
 
-    from app.answer import Answerer, AskRequest
-    from app.cache import open_cache
-    from app.llm import load_llm
-    from app.runtime import SimplePool
-    from ingest.pipeline import Ingestor
-    from retrieval.settings import CacheSettings, LLMSettings, Settings
+    from ragline.answer import AskRequest
+    from ragline.answer.build import build_answerer
+    from ragline.ingest.pipeline import Ingestor
+    from ragline.retrieval.settings import CacheSettings, LLMSettings, Settings
 
     with tempfile.TemporaryDirectory(prefix="bench-answer-") as tmp:
         settings = Settings(
@@ -58,9 +56,8 @@ def main() -> None:
         Ingestor(settings, "docs", embedder="minilm", workers=1).run(
             [ROOT / "README.md", ROOT / "docs"]
         )
-        pool = SimplePool(settings)
-        llm = load_llm(settings)
-        answerer = Answerer(settings, pool, llm, open_cache(settings))
+        stack = build_answerer(settings)
+        answerer, llm = stack.answerer, stack.llm
         rows = []
         for question in QUESTIONS[: args.questions]:
             started = time.perf_counter()
@@ -92,7 +89,7 @@ def main() -> None:
                     "cache kind": cached.cache_kind,
                 }
             )
-        pool.close()
+        stack.close()
     print(f"machine: {machine()}; model: {llm.model_id}; {time.strftime('%Y-%m-%d')}")
     columns = list(rows[0])
     print(table(rows, columns))

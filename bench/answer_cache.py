@@ -133,8 +133,8 @@ def run(
 ) -> dict[str, Any]:
     from prometheus_client import CollectorRegistry
 
-    from app.cache import CacheNamespace, open_cache
-    from retrieval.settings import CacheSettings
+    from ragline.cache import CacheNamespace, open_cache
+    from ragline.retrieval.settings import CacheSettings
 
     prefix = f"ragline-bench:{uuid.uuid4().hex[:8]}:"
     settings = CacheSettings(
@@ -214,7 +214,7 @@ def run(
 
 def sweep(vectors: dict[str, Any]) -> list[dict[str, Any]]:
     """Paraphrase hit rate and near-miss false hits by threshold, with and without guards."""
-    from app.cache.keys import guard_tokens, normalise_question
+    from ragline.cache.keys import guard_tokens, normalise_question
 
     def sim(a: str, b: str) -> float:
         return float(vectors[a] @ vectors[b])
@@ -249,8 +249,8 @@ def main() -> None:
     if args.smoke:
         args.entries, args.lookups = 100, 20
 
-    from retrieval.embedders import load_embedder
-    from retrieval.embedders.offline import force_offline
+    from ragline.retrieval.embedders import load_embedder
+    from ragline.retrieval.embedders.offline import force_offline
 
     force_offline()
     embedder = load_embedder("minilm")

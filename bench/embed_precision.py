@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=192)
     parser.add_argument("--precisions", nargs="*", default=["fp32", "bf16"])
     args = parser.parse_args()
-    from retrieval.embedders.sentence import (
+    from ragline.retrieval.embedders.sentence import (
         MINILM_ID,
         SentenceTransformerEmbedder,
         auto_precision,

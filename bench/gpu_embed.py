@@ -88,17 +88,17 @@ def ragline_encoder(
 ) -> tuple[Callable[[list[str]], np.ndarray], str]:
     """ragline's SentenceTransformerEmbedder; an equivalent inline path where it won't import.
 
-    (On a bare device image ``retrieval.embedders`` may miss its settings dependencies.)
+    (On a bare device image ``ragline.retrieval.embedders`` may miss its settings dependencies.)
     """
     try:
-        from retrieval.embedders.sentence import SentenceTransformerEmbedder
+        from ragline.retrieval.embedders.sentence import SentenceTransformerEmbedder
     except ImportError:
         return inline_encoder(model_dir, device, precision, batch), "inline copy of ragline path"
     embedder = SentenceTransformerEmbedder(
         model_dir, "bench", device=device, precision=precision, batch_size=batch
     )
     _ = embedder.model  # load now, outside the timed part
-    return embedder.embed_documents, "retrieval.embedders.sentence"
+    return embedder.embed_documents, "ragline.retrieval.embedders.sentence"
 
 
 def inline_encoder(

@@ -55,7 +55,7 @@ class TorchExact(Method):
             )
 
     def search(self, queries: np.ndarray, k: int) -> np.ndarray:
-        from retrieval.stores.torch_store import blockwise_topk
+        from ragline.retrieval.stores.torch_store import blockwise_topk
 
         with self.torch.inference_mode():
             q = self.torch.from_numpy(queries).to(self.device, self.dtype)

@@ -151,7 +151,7 @@ def exact_topk(base: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     if cuda_available():
         import torch
 
-        from retrieval.stores.torch_store import blockwise_topk
+        from ragline.retrieval.stores.torch_store import blockwise_topk
 
         out = []
         with torch.inference_mode():

@@ -32,9 +32,9 @@ DATASETS = ["python-faq", "debian-reference-en", "debian-reference-zh"]
 
 
 def worker_ragline(corpus: Path, data: Path, embedder: str, precision: str) -> dict[str, Any]:
-    from ingest.pipeline import Ingestor
-    from retrieval.embedders.sentence import auto_precision
-    from retrieval.settings import EmbeddingSettings, Settings
+    from ragline.ingest.pipeline import Ingestor
+    from ragline.retrieval.embedders.sentence import auto_precision
+    from ragline.retrieval.settings import EmbeddingSettings, Settings
 
     settings = Settings(data_dir=data, embedding=EmbeddingSettings(precision=precision))
     started = time.perf_counter()
@@ -52,7 +52,7 @@ def worker_ragline(corpus: Path, data: Path, embedder: str, precision: str) -> d
 
 
 def worker_langchain(corpus: Path) -> dict[str, Any]:
-    from retrieval.embedders.offline import force_offline
+    from ragline.retrieval.embedders.offline import force_offline
 
     force_offline()
     from langchain_community.document_loaders import DirectoryLoader, TextLoader
@@ -60,7 +60,7 @@ def worker_langchain(corpus: Path) -> dict[str, Any]:
     from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from retrieval.embedders.sentence import minilm_path
+    from ragline.retrieval.embedders.sentence import minilm_path
 
     started = time.perf_counter()
     docs = DirectoryLoader(
@@ -73,7 +73,7 @@ def worker_langchain(corpus: Path) -> dict[str, Any]:
     FAISS.from_documents(chunks, embeddings)
     seconds = time.perf_counter() - started
     # What the recipe silently loses: MiniLM truncates inputs beyond its 256-token limit.
-    from retrieval.embedders.sentence import HFTokenCounter
+    from ragline.retrieval.embedders.sentence import HFTokenCounter
 
     counter = HFTokenCounter(minilm_path())
     lengths = [counter.count(c.page_content) for c in chunks]

@@ -2,7 +2,7 @@
 
 For each dataset under ../shared/eval-data (BEIR layout; missing ones are skipped) the corpus
 is written out as one ``<_id>.txt`` file per document and ingested with the real pipeline
-(``ingest.pipeline.Ingestor``); hits map back to corpus ids through the file name. A
+(``ragline.ingest.pipeline.Ingestor``); hits map back to corpus ids through the file name. A
 document's score is its best chunk's. In one run:
 
 - python-faq: ragline dense (MiniLM), bm25, hybrid (RRF) vs LangChain's default recipe
@@ -33,7 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import EVAL_DATA, ROOT, machine, materialise, table
-from retrieval.types import Hit
+from ragline.retrieval.types import Hit
 
 DOC = ROOT / "docs" / "retrieval-quality.md"
 DEPTH = 100  # chunks each retriever returns before documents are ranked
@@ -81,8 +81,8 @@ def doc_ranking(hits: Sequence[Hit]) -> Ranking:
 
 # -- ragline side ---------------------------------------------------------------------------
 def ingest(data: Path, corpus: Path, name: str, embedder: str) -> dict[str, Any]:
-    from ingest.pipeline import Ingestor
-    from retrieval.settings import Settings
+    from ragline.ingest.pipeline import Ingestor
+    from ragline.retrieval.settings import Settings
 
     settings = Settings(data_dir=data)
     started = time.perf_counter()
@@ -91,8 +91,8 @@ def ingest(data: Path, corpus: Path, name: str, embedder: str) -> dict[str, Any]
 
 
 def open_collection(data: Path, name: str) -> Any:
-    from retrieval.collection import Collection
-    from retrieval.settings import Settings
+    from ragline.retrieval.collection import Collection
+    from ragline.retrieval.settings import Settings
 
     return Collection.open(name, Settings(data_dir=data))
 
@@ -112,7 +112,7 @@ def fused(
     dense_weight: float,
     bm25_weight: float,
 ) -> dict[str, Ranking]:
-    from retrieval.fusion import fuse
+    from ragline.retrieval.fusion import fuse
 
     weights = {"dense": dense_weight, "bm25": bm25_weight}
     return {
@@ -122,7 +122,7 @@ def fused(
 
 
 def retriever_runs(collection: Any, queries: dict[str, str]) -> tuple[dict[str, list[Hit]], ...]:
-    from retrieval.retrievers import bm25_hits, dense_hits
+    from ragline.retrieval.retrievers import bm25_hits, dense_hits
 
     dense = rankings(queries, lambda q: dense_hits(collection, q, DEPTH, None))
     bm25 = rankings(queries, lambda q: bm25_hits(collection, q, DEPTH, None))
@@ -131,7 +131,7 @@ def retriever_runs(collection: Any, queries: dict[str, str]) -> tuple[dict[str, 
 
 # -- LangChain recipe -----------------------------------------------------------------------
 def langchain_runs(corpus: Path, data: Path, queries: dict[str, str]) -> dict[str, Ranking]:
-    from retrieval.embedders.offline import force_offline
+    from ragline.retrieval.embedders.offline import force_offline
 
     force_offline()
     from langchain_community.vectorstores import FAISS
@@ -139,7 +139,7 @@ def langchain_runs(corpus: Path, data: Path, queries: dict[str, str]) -> dict[st
     from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from retrieval.embedders.sentence import minilm_path
+    from ragline.retrieval.embedders.sentence import minilm_path
 
     embeddings = HuggingFaceEmbeddings(model_name=str(minilm_path()))
     saved = data / "langchain-faiss" / corpus.name
@@ -175,7 +175,7 @@ def prepare(name: str, data: Path) -> tuple[Path, dict[str, str], dict[str, dict
 
 
 def bench_python_faq(data: Path, sweep: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    from retrieval.settings import RetrievalSettings
+    from ragline.retrieval.settings import RetrievalSettings
 
     corpus, queries, qrels = prepare("python-faq", data)
     info = ingest(data, corpus, "python-faq", "minilm")
@@ -199,9 +199,9 @@ def bench_python_faq(data: Path, sweep: bool) -> tuple[list[dict[str, Any]], lis
 
 
 def bench_debian_zh(data: Path, sweep: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    from retrieval.keyword import KeywordConfig, KeywordIndex
-    from retrieval.retrievers import dense_hits
-    from retrieval.settings import RetrievalSettings
+    from ragline.retrieval.keyword import KeywordConfig, KeywordIndex
+    from ragline.retrieval.retrievers import dense_hits
+    from ragline.retrieval.settings import RetrievalSettings
 
     corpus, queries, qrels = prepare("debian-reference-zh", data)
     ingest(data, corpus, "debian-zh-m3", "use-m3")
@@ -243,8 +243,8 @@ def bench_debian_zh(data: Path, sweep: bool) -> tuple[list[dict[str, Any]], list
 
 def bm25_weight(embedder: str) -> float:
     """The BM25 weight ragline uses by default for a collection with this embedder."""
-    from retrieval.retrievers import BM25_WEIGHT_BY_EMBEDDER
-    from retrieval.settings import RetrievalSettings
+    from ragline.retrieval.retrievers import BM25_WEIGHT_BY_EMBEDDER
+    from ragline.retrieval.settings import RetrievalSettings
 
     configured = RetrievalSettings().bm25_weight
     return configured if configured is not None else BM25_WEIGHT_BY_EMBEDDER.get(embedder, 1.0)
@@ -315,8 +315,8 @@ NOTES = """
   the question's words), USE-m3 is much weaker than jieba BM25 on Chinese technical text.
   Equal weights (RRF k = 60, w = 1, the textbook default) give 0.7763 on python-faq (below
   dense MiniLM) and 0.6630 on debian-reference-zh (below BM25 alone), see the sweep. So the BM25 weight
-  defaults by the collection's embedder (`retrieval.retrievers.BM25_WEIGHT_BY_EMBEDDER`:
-  minilm 0.5, use-m3 2.0); `retrieval.bm25_weight` overrides it. RRF k = 10 is within 0.01
+  defaults by the collection's embedder (`ragline.retrieval.retrievers.BM25_WEIGHT_BY_EMBEDDER`:
+  minilm 0.5, use-m3 2.0); `ragline.retrieval.bm25_weight` overrides it. RRF k = 10 is within 0.01
   of the best k on both sets.
 - **Tokeniser** (measured once with an ad-hoc script over the same indexes, BM25 alone):
   English stop words, Lucene's 33 vs a 179-word list with question words: python-faq BM25
@@ -328,7 +328,7 @@ NOTES = """
   with a fresh --data-dir): 128/16 tokens: dense 0.7762; 200/32 (current default): dense
   0.7876, hybrid 0.8070; 254/32: dense 0.7936, hybrid 0.8202 (1455 chunks). Larger chunks
   win here; `chunking.size` belongs to ingestion and is left at 200 for now.
-- **"No good context" threshold** (`retrieval.no_context_threshold`, on the best dense
+- **"No good context" threshold** (`ragline.retrieval.no_context_threshold`, on the best dense
   cosine): best-hit cosine of the eval queries vs 20 off-topic questions per language
   (cooking, sport, history...). MiniLM on python-faq: in-domain 5th percentile 0.428,
   off-topic median 0.218, max 0.430; at 0.3 no in-domain query is flagged and 18/20
@@ -341,7 +341,7 @@ NOTES = """
 
 
 def write_doc(result: str, grid: list[dict[str, Any]], seconds: float) -> None:
-    from retrieval.settings import RetrievalSettings
+    from ragline.retrieval.settings import RetrievalSettings
 
     d = RetrievalSettings()
     text = [

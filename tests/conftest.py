@@ -8,12 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.embedders.offline import force_offline
-from retrieval.settings import Settings
+from ragline.retrieval.embedders.offline import force_offline
+from ragline.retrieval.settings import Settings
 
 force_offline()
 
 EVAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "eval-data"
+
+
+@pytest.fixture(autouse=True)
+def memory_store_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The in-memory fake store is a backend named "memory" during tests only."""
+    from tests.retrieval.fakes import register_memory_store
+
+    register_memory_store(monkeypatch)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from retrieval.settings import Settings
+from ragline.retrieval.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app.answer.citations import check_citations, terms
-from retrieval.prompting.packing import PackedSource
-from retrieval.types import Hit
+from ragline.answer.citations import check_citations, terms
+from ragline.retrieval.prompting.packing import PackedSource
+from ragline.retrieval.types import Hit
 
 
 def source(n: int, text: str, start: int = 0) -> tuple[PackedSource, Hit]:

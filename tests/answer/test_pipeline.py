@@ -6,46 +6,31 @@ from pathlib import Path
 
 import pytest
 
-from app.answer import Answerer, AskRequest
-from app.answer.pipeline import Delta
-from app.cache import open_cache
-from app.llm.fake import FakeLLM
-from ingest.pipeline import Ingestor
-from retrieval.collection import Collection
-from retrieval.settings import CacheSettings, Settings
-from retrieval.types import Message
+from ragline.answer import Answerer, AskRequest, Delta
+from ragline.answer.build import build_answerer
+from ragline.ingest.pipeline import Ingestor
+from ragline.llm.fake import FakeLLM
+from ragline.retrieval.settings import CacheSettings, Settings
+from ragline.retrieval.types import Message
 from tests.ingest.corpus import write_corpus
 
 
-class Pool:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.open: dict[str, Collection] = {}
-
-    def get(self, name: str) -> Collection:
-        if name not in self.open:
-            self.open[name] = Collection.open(name, self.settings)
-        return self.open[name]
-
-
 @pytest.fixture
-def env(settings: Settings, tmp_path: Path) -> tuple[Settings, Pool]:
+def env(settings: Settings, tmp_path: Path) -> Settings:
     docs = tmp_path / "docs"
     write_corpus(docs)
     Ingestor(settings, "docs", embedder="minilm", workers=1).run([docs])
-    cached = settings.model_copy(update={"cache": CacheSettings(redis_url="")})
-    return cached, Pool(cached)
+    return settings.model_copy(update={"cache": CacheSettings(redis_url="")})
 
 
-def answerer(env: tuple[Settings, Pool], llm: FakeLLM, cache: bool = True) -> Answerer:
-    settings, pool = env
-    return Answerer(settings, pool, llm, open_cache(settings) if cache else None)
+def answerer(env: Settings, llm: FakeLLM, cache: bool = True) -> Answerer:
+    return build_answerer(env, llm=llm, cache=cache).answerer
 
 
 QUESTION = "How do I enable a service at boot?"
 
 
-def test_citations_are_verified_and_offsets_point_at_the_source(env: tuple[Settings, Pool]) -> None:
+def test_citations_are_verified_and_offsets_point_at_the_source(env: Settings) -> None:
     llm = FakeLLM(
         ["Enable a unit with systemctl enable NAME [1]. The moon is cheese [1]. See also [9]."]
     )
@@ -65,7 +50,7 @@ def test_citations_are_verified_and_offsets_point_at_the_source(env: tuple[Setti
     assert any("systemctl enable" in m.content for m in sent), "retrieved context reached the LLM"
 
 
-def test_identical_question_is_served_from_the_cache(env: tuple[Settings, Pool]) -> None:
+def test_identical_question_is_served_from_the_cache(env: Settings) -> None:
     llm = FakeLLM(default="Use systemctl enable NAME [1].")
     a = answerer(env, llm)
     first = a.ask(AskRequest(QUESTION, "docs"))
@@ -76,7 +61,7 @@ def test_identical_question_is_served_from_the_cache(env: tuple[Settings, Pool])
     assert not other_tenant.cached
 
 
-def test_streaming_yields_deltas_then_the_checked_answer(env: tuple[Settings, Pool]) -> None:
+def test_streaming_yields_deltas_then_the_checked_answer(env: Settings) -> None:
     llm = FakeLLM(["Keys live in ~/.ssh [1] and authorized_keys [1]."])
     events = list(
         answerer(env, llm, cache=False).stream(AskRequest("Where do SSH keys live?", "docs"))
@@ -87,7 +72,7 @@ def test_streaming_yields_deltas_then_the_checked_answer(env: tuple[Settings, Po
     assert llm.last.method == "stream"
 
 
-def test_chain_of_thought_and_self_consistency(env: tuple[Settings, Pool]) -> None:
+def test_chain_of_thought_and_self_consistency(env: Settings) -> None:
     llm = FakeLLM(["systemd starts units [1].\nFinal answer: systemctl enable NAME [1]"])
     cot = answerer(env, llm, cache=False).ask(AskRequest(QUESTION, "docs", mode="cot"))
     assert cot.text == "systemctl enable NAME [1]" and "systemd starts" in (cot.reasoning or "")
@@ -105,7 +90,7 @@ def test_chain_of_thought_and_self_consistency(env: tuple[Settings, Pool]) -> No
     assert all(call.params.temperature > 0 for call in votes.calls)
 
 
-def test_no_good_context_answers_not_found_without_the_llm(env: tuple[Settings, Pool]) -> None:
+def test_no_good_context_answers_not_found_without_the_llm(env: Settings) -> None:
     llm = FakeLLM()
     answer = answerer(env, llm, cache=False).ask(
         AskRequest("recipe for banana bread with walnuts", "docs")
@@ -114,7 +99,7 @@ def test_no_good_context_answers_not_found_without_the_llm(env: tuple[Settings, 
     assert llm.calls == []
 
 
-def test_follow_up_is_condensed_before_retrieval(env: tuple[Settings, Pool]) -> None:
+def test_follow_up_is_condensed_before_retrieval(env: Settings) -> None:
     llm = FakeLLM(["How do I enable a systemd service at boot?", "Use systemctl enable [1]."])
     history = (Message("user", "What starts services?"), Message("assistant", "systemd does."))
     answer = answerer(env, llm, cache=False).ask(
@@ -126,20 +111,20 @@ def test_follow_up_is_condensed_before_retrieval(env: tuple[Settings, Pool]) -> 
 
 
 def test_reingesting_a_cited_document_evicts_the_answers_built_on_it(
-    env: tuple[Settings, Pool], tmp_path: Path
+    env: Settings, tmp_path: Path
 ) -> None:
-    from app.runtime import install_cache_eviction
-
-    install_cache_eviction()
-    settings, pool = env
-    cache = open_cache(settings)
-    a = Answerer(settings, pool, FakeLLM(default="Use systemctl enable NAME [1]."), cache)
+    stack = build_answerer(env, llm=FakeLLM(default="Use systemctl enable NAME [1]."))
     request = AskRequest(QUESTION, "docs")
-    answer = a.ask(request)
-    collection = pool.get("docs")
-    namespace = a._namespace(request, collection, a._options(request), a.params)
-    assert cache.check(QUESTION, namespace) is not None
+    answer = stack.answerer.ask(request)
+    assert stack.cache is not None
+    cached = stack.cache.backend.count()["entries"]
+    assert cached == 1
     cited = Path(answer.citations[0].source)
     cited.write_text("# systemd guide\n\nUnits are enabled with systemctl enable --now NAME.\n")
-    Ingestor(settings, "docs", workers=1).run([tmp_path / "docs"])
-    assert cache.check(QUESTION, namespace) is None, "the stale answer must be gone"
+    # the public Python API: an ingestion from the stack evicts what its writes make stale
+    report = stack.ingestor("docs", workers=1).run([tmp_path / "docs"])
+    assert report.chunks_removed > 0
+    assert stack.cache.backend.count()["entries"] == 0, "the stale answer must be gone"
+    again = stack.answerer.ask(request)
+    assert not again.cached and "--now" in again.citations[0].snippet
+    stack.close()

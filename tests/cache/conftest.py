@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
-from app.cache import AnswerCache, CacheNamespace, open_cache
-from retrieval.embedders import Embedder, load_embedder
-from retrieval.settings import CacheSettings
+from ragline.cache import AnswerCache, CacheNamespace, open_cache
+from ragline.retrieval.embedders import Embedder, load_embedder
+from ragline.retrieval.settings import CacheSettings
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 

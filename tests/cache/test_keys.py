@@ -8,12 +8,12 @@ import sys
 import numpy as np
 import pytest
 
-from app.cache import CacheNamespace, exact_key, guard_tokens, normalise_question
-from app.cache.semantic import Row, VectorIndex, accept, overlap
-from app.llm import GenerationParams
-from retrieval.settings import RetrievalSettings
-from retrieval.types import Message
-from tests.app.cache.conftest import namespace, random_vector
+from ragline.cache import CacheNamespace, exact_key, guard_tokens, normalise_question
+from ragline.cache.semantic import Row, VectorIndex, accept, overlap
+from ragline.llm import GenerationParams
+from ragline.retrieval.settings import RetrievalSettings
+from ragline.retrieval.types import Message
+from tests.cache.conftest import namespace, random_vector
 
 
 @pytest.mark.parametrize(
@@ -50,7 +50,7 @@ def test_namespace_digest_is_stable_and_covers_every_field() -> None:
     assert ns.digest == "197ed427a0a93f3a11607bf7a934c9cf"
     assert exact_key("Hello?", ns) == "7df8adc052358606b812a5fd5d1f9c28408fffa0"
     assert exact_key("  hello ", ns) == exact_key("Hello?", ns)
-    code = "from tests.app.cache.conftest import namespace; print(namespace().digest)"
+    code = "from tests.cache.conftest import namespace; print(namespace().digest)"
     other_process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert other_process.stdout.strip() == ns.digest
     variants = [

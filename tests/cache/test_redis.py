@@ -19,10 +19,10 @@ import pytest
 import redis
 from prometheus_client import CollectorRegistry
 
-from app.cache import AnswerCache, CacheableAnswer, CacheUnavailable, open_cache
-from app.cache.redis_store import RedisStore
-from retrieval.settings import CacheSettings
-from tests.app.cache.conftest import REDIS_URL, MakeCache, namespace, random_vector
+from ragline.cache import AnswerCache, CacheableAnswer, CacheUnavailable, open_cache
+from ragline.cache.redis_store import RedisStore
+from ragline.retrieval.settings import CacheSettings
+from tests.cache.conftest import REDIS_URL, MakeCache, namespace, random_vector
 
 pytestmark = pytest.mark.redis
 ANSWER = {"text": "42", "citations": ["a"]}
@@ -153,7 +153,7 @@ def test_two_processes_coalesce_through_the_redis_lock(make_cache: MakeCache) ->
 def test_a_lock_whose_holder_died_is_taken_over(make_cache: MakeCache) -> None:
     cache = make_cache("redis", lock_ttl_ms=300, lock_wait_s=5)
     ns = namespace()
-    from app.cache.keys import exact_key
+    from ragline.cache.keys import exact_key
 
     assert cache.backend.try_lock(exact_key("q", ns), 300)  # a process that then died
     started = time.monotonic()
@@ -216,7 +216,7 @@ def test_cache_command_stats_and_clear(make_cache: MakeCache, tmp_path: Path) ->
 
     def ragline(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "app", "cache", *args],
+            [sys.executable, "-m", "ragline", "cache", *args],
             env={**env, **extra}, capture_output=True, text=True, timeout=120, cwd=tmp_path,
         )  # fmt: skip
 

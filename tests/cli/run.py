@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_ragline(
@@ -18,13 +18,13 @@ def run_ragline(
     cwd: Path | None = None,
     timeout: float = 600,
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m app ARGS`` with no RAGLINE_* variables from the caller's shell except
+    """``python -m ragline ARGS`` with no RAGLINE_* variables from the caller's shell except
     ``RAGLINE_DATA_DIR`` and ``env``."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("RAGLINE_")}
     full_env["RAGLINE_DATA_DIR"] = str(data_dir)
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "app", *args],
+        [sys.executable, "-m", "ragline", *args],
         env=full_env,
         capture_output=True,
         text=True,

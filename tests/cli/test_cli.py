@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.settings import Settings
-from tests.cli import run_ragline
+from ragline.retrieval.settings import Settings
+from tests.cli.run import run_ragline
 from tests.ingest.corpus import write_corpus
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eval.datasets import CorpusDoc, write_beir
+from ragline.eval.datasets import CorpusDoc, write_beir
 
 DOCS = {
     "redis-persist": (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eval import answer_metrics as a
+from ragline.eval import answer_metrics as a
 
 
 def test_exact_match_normalises_case_punctuation_and_articles() -> None:

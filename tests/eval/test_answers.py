@@ -22,19 +22,19 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from app.cli import app
-from app.llm import BACKENDS, GenerationParams
-from app.llm.fake import FakeLLM
-from eval.answer_metrics import GATES, gate_value
-from eval.answers import says_not_found, scored_text
-from eval.report import Gate
-from retrieval.settings import Settings
-from retrieval.types import Message
-from tests.app.cache.conftest import REDIS_URL, redis_reachable
-from tests.app.server.live import sources_in
-from tests.cli import run_ragline
+from ragline.cli import app
+from ragline.eval.answer_metrics import GATES, gate_value
+from ragline.eval.answers import says_not_found, scored_text
+from ragline.eval.report import Gate
+from ragline.llm import BACKENDS, GenerationParams
+from ragline.llm.fake import FakeLLM
+from ragline.retrieval.settings import Settings
+from ragline.retrieval.types import Message
+from tests.cache.conftest import REDIS_URL, redis_reachable
+from tests.cli.run import run_ragline
 from tests.eval.fixtures import DOCS, write_fixture
 from tests.retrieval.fakes import BagOfWordsEmbedder
+from tests.server.live import sources_in
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,7 +104,9 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
         mp.setenv("RAGLINE_RETRIEVAL__NO_CONTEXT_SCORE", "bm25")
         mp.setenv("RAGLINE_RETRIEVAL__NO_CONTEXT_THRESHOLD", "1.0")
         mp.chdir(root)
-        mp.setattr("retrieval.embedders.load_embedder", lambda *_a, **_k: BagOfWordsEmbedder())
+        mp.setattr(
+            "ragline.retrieval.embedders.load_embedder", lambda *_a, **_k: BagOfWordsEmbedder()
+        )
         mp.setitem(BACKENDS, "fake", fake_backend)
         yield root, made
 

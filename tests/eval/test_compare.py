@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import app
-from eval.answers import AnswerRun
-from eval.compare import compare_reports, format_comparison
-from eval.report import SCHEMA
+from ragline.cli import app
+from ragline.eval.answers import AnswerRun
+from ragline.eval.compare import compare_reports, format_comparison
+from ragline.eval.report import SCHEMA
 
 ANSWERABLE = [f"q{i}" for i in range(1, 7)]
 
 
 def record(qid: str, answer: str, *, answerable: bool = True, not_found: bool = False) -> Any:
-    """An answer record as :func:`eval.answers.make_record` writes one (no cache pass)."""
+    """An answer record as :func:`ragline.eval.answers.make_record` writes one (no cache pass)."""
     return {
         "id": qid,
         "question": f"question {qid}",
@@ -54,7 +54,7 @@ def answers(right: bool, seconds: float, model: str = "smollm2") -> dict[str, An
 
 
 def report(ndcg: float, answer_section: dict[str, Any] | None, commit: str) -> dict[str, Any]:
-    """The parts of a report (see :func:`eval.report.build_report`) that compare reads."""
+    """The parts of a report (see :func:`ragline.eval.report.build_report`) that compare reads."""
     return {
         "schema": SCHEMA,
         "dataset": {"name": "fixture", "hash": "abc123"},

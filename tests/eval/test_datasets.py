@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from eval.datasets import CorpusDoc, file_stem, load_dataset, materialise, write_beir
-from retrieval.errors import UsageError
+from ragline.eval.datasets import CorpusDoc, file_stem, load_dataset, materialise, write_beir
+from ragline.retrieval.errors import UsageError
 
 
 def write(path: Path, text: str) -> None:

@@ -44,7 +44,7 @@ def test_hybrid_on_python_faq_meets_its_gate(tmp_path: Path) -> None:
     env["RAGLINE_DATA_DIR"] = str(data_dir)
     done = subprocess.run(
         [
-            sys.executable, "-m", "app", "eval", "run", "--quiet",
+            sys.executable, "-m", "ragline", "eval", "run", "--quiet",
             "--dataset", str(DATASET), "--config", str(config), "--no-baselines",
             "--report", str(tmp_path / "report"), "--fail-under", f"ndcg@10={GATE}",
         ],

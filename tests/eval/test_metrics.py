@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from eval import metrics as m
-from retrieval.errors import UsageError
+from ragline.eval import metrics as m
+from ragline.retrieval.errors import UsageError
 
 LOG2_3 = math.log2(3)
 LOG2_4 = 2.0

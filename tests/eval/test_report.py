@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from eval.compare import compare_reports, format_comparison
-from eval.datasets import load_dataset
-from eval.report import Gate, build_report, load_report, report_paths, write_reports
-from eval.runner import EvalRun, Ranked, evaluate_retriever
-from retrieval.errors import UsageError
-from retrieval.settings import Settings
+from ragline.eval.compare import compare_reports, format_comparison
+from ragline.eval.datasets import load_dataset
+from ragline.eval.report import Gate, build_report, load_report, report_paths, write_reports
+from ragline.eval.runner import EvalRun, Ranked, evaluate_retriever
+from ragline.retrieval.errors import UsageError
+from ragline.retrieval.settings import Settings
 from tests.eval.fixtures import QUERIES, write_fixture
 
 METRICS = ("ndcg@10", "recall@5", "mrr@10")

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from app.cli import app
-from tests.cli import run_ragline
+from ragline.cli import app
+from tests.cli.run import run_ragline
 from tests.eval.fixtures import QUERIES, write_fixture
 from tests.retrieval.fakes import BagOfWordsEmbedder
 
@@ -36,14 +36,16 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         mp.setenv("RAGLINE_DATA_DIR", str(root / "data"))
         mp.setenv("RAGLINE_INGEST__WORKERS", "1")
         mp.chdir(root)
-        mp.setattr("retrieval.embedders.load_embedder", lambda *_a, **_k: BagOfWordsEmbedder())
+        mp.setattr(
+            "ragline.retrieval.embedders.load_embedder", lambda *_a, **_k: BagOfWordsEmbedder()
+        )
 
         def fake_langchain_embeddings(_name: str) -> Any:
-            from retrieval.langchain_adapters import RaglineEmbeddings
+            from ragline.retrieval.langchain_adapters import RaglineEmbeddings
 
             return RaglineEmbeddings(embedder=BagOfWordsEmbedder())
 
-        mp.setattr("eval.baselines.langchain_embeddings", fake_langchain_embeddings)
+        mp.setattr("ragline.eval.baselines.langchain_embeddings", fake_langchain_embeddings)
         yield root
 
 

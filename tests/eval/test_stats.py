@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from eval import stats
+from ragline.eval import stats
 
 
 def test_bootstrap_interval_of_a_constant_is_that_constant() -> None:

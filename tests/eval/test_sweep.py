@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from eval.config import RunConfig
-from eval.sweep import load_configs
-from retrieval.errors import UsageError
-from retrieval.settings import Settings
+from ragline.eval.config import RunConfig
+from ragline.eval.sweep import load_configs
+from ragline.retrieval.errors import UsageError
+from ragline.retrieval.settings import RetrievalSettings, Settings
 
 
 def test_without_files_one_primary_configuration_from_the_settings(settings: Settings) -> None:
@@ -17,8 +17,9 @@ def test_without_files_one_primary_configuration_from_the_settings(settings: Set
         update={"retrieval": settings.retrieval.model_copy(update={"mode": "bm25", "rrf_k": 7})}
     )
     (config,) = load_configs([], s)
-    assert config.role == "primary" and config.mode == "bm25" and config.rrf_k == 7
-    assert config.chunk_size == settings.chunking.size
+    assert config.role == "primary" and config.retrieval.mode == "bm25"
+    assert config.retrieval.rrf_k == 7
+    assert config.chunking.size == settings.chunking.size
 
 
 def test_toml_sweep_expands_to_the_grid(settings: Settings, tmp_path: Path) -> None:
@@ -31,13 +32,13 @@ def test_toml_sweep_expands_to_the_grid(settings: Settings, tmp_path: Path) -> N
     assert len(configs) == 4
     assert configs[0].role == "primary" and {c.role for c in configs[1:]} == {"config"}
     assert configs[0].name == "h[chunk_size=64,weights=1.0,0.5]"
-    assert {(c.chunk_size, c.bm25_weight) for c in configs} == {
+    assert {(c.chunking.size, c.retrieval.bm25_weight) for c in configs} == {
         (64, 0.5),
         (64, 2.0),
         (128, 0.5),
         (128, 2.0),
     }
-    assert all(c.embedder == "minilm" and c.mode == "hybrid" for c in configs)
+    assert all(c.embedder == "minilm" and c.retrieval.mode == "hybrid" for c in configs)
 
 
 def test_yaml_files_and_invalid_combinations(settings: Settings, tmp_path: Path) -> None:
@@ -47,16 +48,18 @@ def test_yaml_files_and_invalid_combinations(settings: Settings, tmp_path: Path)
     )
     configs = load_configs([path], settings)
     # chunk_size 32 with overlap 40 is impossible: left out
-    assert [(c.mode, c.chunk_size, c.k) for c in configs] == [("dense", 100, 20), ("bm25", 100, 20)]
+    got = [(c.retrieval.mode, c.chunking.size, c.k) for c in configs]
+    assert got == [("dense", 100, 20), ("bm25", 100, 20)]
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ("colour = 'red'\n", "unknown setting"),
-        ("mode = 'fuzzy'\n", "mode must be one of"),
-        ("k = 'ten'\n", "k must be an integer"),
-        ("dense_weight = true\n", "dense_weight must be a number"),
+        ("mode = 'fuzzy'\n", "retrieval.mode: Input should be 'dense', 'bm25' or 'hybrid'"),
+        ("k = 'ten'\n", "invalid value k: Input should be a valid integer"),
+        ("dense_weight = 'heavy'\n", "retrieval.dense_weight: Input should be a valid number"),
+        ("chunk_overlap = 300\n", "chunking: Value error, chunking.overlap must be smaller"),
         ("[sweep]\nweights = [[1.0]]\n", "weights must be"),
         ("this is not toml", "cannot parse"),
     ],
@@ -80,7 +83,8 @@ def test_names_must_be_unique(settings: Settings, tmp_path: Path) -> None:
 
 
 def test_index_params_split_what_needs_a_new_index() -> None:
-    a = RunConfig(mode="dense", k=10)
-    b = RunConfig(mode="bm25", k=50, rrf_k=3)
+    a = RunConfig.create(mode="dense", k=10)
+    b = RunConfig.create(mode="bm25", k=50, rrf_k=3)
     assert a.index_params() == b.index_params()
-    assert RunConfig(chunk_size=300).index_params() != a.index_params()
+    assert RunConfig.create(chunk_size=300).index_params() != a.index_params()
+    assert b.params()["rrf_k"] == 3 and b.retrieval.k == RetrievalSettings().k

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from app.llm import GenerationParams
-from app.llm.fake import FakeLLM
-from eval.datasets import load_dataset
-from eval.synth import malformed, parse_question, stitch, synthesize, write_synth
-from retrieval.catalog import CommitInfo
-from retrieval.collection import Collection
-from retrieval.settings import Settings
-from retrieval.types import Chunk, Message
+from ragline.eval.datasets import load_dataset
+from ragline.eval.synth import malformed, parse_question, stitch, synthesize, write_synth
+from ragline.llm import GenerationParams
+from ragline.llm.fake import FakeLLM
+from ragline.retrieval.catalog import CommitInfo
+from ragline.retrieval.collection import Collection
+from ragline.retrieval.settings import Settings
+from ragline.retrieval.types import Chunk, Message
 from tests.retrieval.fakes import add, chunk, make_collection
 
 PASSAGES = {
@@ -117,7 +117,7 @@ def test_synth_command_with_the_fake_backend(
 ) -> None:
     from typer.testing import CliRunner
 
-    from app.cli import app
+    from ragline.cli import app
     from tests.retrieval.fakes import BagOfWordsEmbedder
 
     (collection.path / "collection.json").write_text(json.dumps(collection.info.to_dict()))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.loaders import preload
+from ragline.ingest.loaders import preload
 from tests.ingest import make_files as mf
 
 

@@ -6,8 +6,8 @@ import os
 import time
 from pathlib import Path
 
-from ingest.parsing import Parsed, parse_file
-from retrieval.settings import IngestSettings
+from ragline.ingest.parsing import Parsed, parse_file
+from ragline.retrieval.settings import IngestSettings
 
 
 def crash_or_hang(path: Path, settings: IngestSettings) -> Parsed:

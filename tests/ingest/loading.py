@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ingest.elements import Element
-from ingest.loaders import LoadedFile, load_file
-from retrieval.settings import IngestSettings
+from ragline.ingest.elements import Element
+from ragline.ingest.loaders import LoadedFile, load_file
+from ragline.retrieval.settings import IngestSettings
 
 
 def load(path: Path, **overrides: Any) -> LoadedFile:

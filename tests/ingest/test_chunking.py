@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from ingest.chunking import Chunker, DraftChunk, document_text
-from ingest.elements import TABLE, TEXT, TITLE, Element
-from retrieval.embedders import token_counter
-from retrieval.embedders.base import TokenCounter
+from ragline.ingest.chunking import Chunker, DraftChunk, document_text
+from ragline.ingest.elements import TABLE, TEXT, TITLE, Element
+from ragline.retrieval.embedders import token_counter
+from ragline.retrieval.embedders.base import TokenCounter
 
 
 @cache

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.decode import BINARY, decode_text
-from retrieval.errors import LoaderError
+from ragline.ingest.decode import BINARY, decode_text
+from ragline.retrieval.errors import LoaderError
 from tests.ingest.make_files import CHINESE, ENGLISH, FRENCH, GERMAN, MIXED
 
 JAPANESE = "日本語のテキストです。検索拡張生成は回答に出典を付けます。"

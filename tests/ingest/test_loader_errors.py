@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from ingest.loaders import SUPPORTED_SUFFIXES
-from ingest.loaders.partition import prepare_unstructured
-from retrieval.errors import BackendUnavailable, LoaderError
+from ragline.ingest.loaders import SUPPORTED_SUFFIXES
+from ragline.ingest.loaders.partition import prepare_unstructured
+from ragline.retrieval.errors import BackendUnavailable, LoaderError
 from tests.ingest.loading import load
 
 # --- bad input ----------------------------------------------------------------------------

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.elements import LIST_ITEM, TABLE, TEXT, TITLE, Element
-from ingest.loaders import SUPPORTED_SUFFIXES, is_supported
-from ingest.loaders import pdf as pdf_loader
-from retrieval.errors import LoaderError
+from ragline.ingest.elements import LIST_ITEM, TABLE, TEXT, TITLE, Element
+from ragline.ingest.loaders import SUPPORTED_SUFFIXES, is_supported
+from ragline.ingest.loaders import pdf as pdf_loader
+from ragline.retrieval.errors import LoaderError
 from tests.ingest import make_files as mf
 from tests.ingest.loading import all_text, first, load
 

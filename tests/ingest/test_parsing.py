@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.parsing import parse_all
-from retrieval.settings import IngestSettings
+from ragline.ingest.parsing import parse_all
+from ragline.retrieval.settings import IngestSettings
 from tests.ingest.flaky_parsers import crash_or_hang
 
 

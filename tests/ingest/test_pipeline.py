@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.pipeline import Ingestor
-from retrieval.collection import Collection, delete_collection
-from retrieval.settings import Settings
+from ragline.ingest.pipeline import Ingestor
+from ragline.retrieval.collection import Collection, delete_collection
+from ragline.retrieval.settings import Settings
 from tests.ingest.corpus import write_corpus
 
 

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.collection import Collection
-from retrieval.settings import Settings
+from ragline.retrieval.collection import Collection
+from ragline.retrieval.settings import Settings
 from tests.ingest.corpus import write_corpus
 
 
 def run_cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "app", *args],
+        [sys.executable, "-m", "ragline", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

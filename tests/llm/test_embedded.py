@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from app.llm import LLM, CancelToken, Completion, GenerationParams, LLMBusy
-from app.llm.embedded import LlamaCppLLM
-from app.llm.models import QWEN, resolve_model
-from retrieval.settings import LLMSettings
-from retrieval.types import Message
+from ragline.llm import LLM, CancelToken, Completion, GenerationParams, LLMBusy
+from ragline.llm.embedded import LlamaCppLLM
+from ragline.llm.models import QWEN, resolve_model
+from ragline.retrieval.settings import LLMSettings
+from ragline.retrieval.types import Message
 
 pytestmark = pytest.mark.slow
 

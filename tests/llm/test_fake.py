@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from app.llm import LLM, CancelToken, GenerationParams, load_llm
-from app.llm.fake import FakeLLM
-from retrieval.settings import Settings
-from retrieval.types import Message
+from ragline.llm import LLM, CancelToken, GenerationParams, load_llm
+from ragline.llm.fake import FakeLLM
+from ragline.retrieval.settings import Settings
+from ragline.retrieval.types import Message
 
 ASK = [Message("system", "Be brief."), Message("user", "Say hello")]
 

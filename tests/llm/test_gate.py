@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from app.llm import CancelToken, LLMBusy
-from app.llm.gate import GenerationGate
+from ragline.llm import CancelToken, LLMBusy
+from ragline.llm.gate import GenerationGate
 
 
 def _hold(gate: GenerationGate, release: threading.Event, order: list[str], name: str) -> None:

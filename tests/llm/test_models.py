@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from app.llm import LLMUnavailable, load_llm
-from app.llm.models import QWEN, SMOLLM2, SplitModel, assemble, resolve_model, split_parts
-from retrieval.errors import ConfigError
-from retrieval.settings import LLMSettings, Settings
+from ragline.llm import LLMUnavailable, load_llm
+from ragline.llm.models import QWEN, SMOLLM2, SplitModel, assemble, resolve_model, split_parts
+from ragline.retrieval.errors import ConfigError
+from ragline.retrieval.settings import LLMSettings, Settings
 
 
 def _parts(tmp_path: Path, blobs: list[bytes]) -> list[Path]:
@@ -100,7 +100,7 @@ def test_registry_names_and_errors(settings: Settings) -> None:
 
 def test_importing_the_packages_loads_no_backend_library() -> None:
     code = (
-        "import sys, app.llm, app.cache, app.cache_cli; "
+        "import sys, ragline.llm, ragline.cache, ragline.cli.cache; "
         "bad = [m for m in ('llama_cpp', 'httpx', 'redis', 'torch', 'prometheus_client') "
         "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
     )

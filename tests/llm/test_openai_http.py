@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.llm import CancelToken, GenerationParams, LLMBusy, LLMError, LLMUnavailable
-from app.llm.models import SMOLLM2, resolve_model
-from app.llm.openai_http import OpenAICompatibleLLM, _retry_after
-from retrieval.settings import LLMSettings
-from retrieval.types import Message
-from tests.app.llm.http_fake import FakeOpenAIServer, Reply, free_port
+from ragline.llm import CancelToken, GenerationParams, LLMBusy, LLMError, LLMUnavailable
+from ragline.llm.models import SMOLLM2, resolve_model
+from ragline.llm.openai_http import OpenAICompatibleLLM, _retry_after
+from ragline.retrieval.settings import LLMSettings
+from ragline.retrieval.types import Message
+from tests.llm.http_fake import FakeOpenAIServer, Reply, free_port
 
 ASK = [Message("user", "What is the capital of France?")]
 
@@ -30,7 +30,7 @@ def server() -> Iterator[FakeOpenAIServer]:
 
 
 def _llm(server: FakeOpenAIServer, **kwargs: object) -> OpenAICompatibleLLM:
-    options: dict[str, object] = {"max_retries": 3, "backoff_s": 0.05, "max_backoff_s": 2.0}
+    options: dict[str, object] = {"max_retries": 3}
     options.update(kwargs)
     return OpenAICompatibleLLM(server.base_url, "tiny", api_key="sk-test", **options)  # type: ignore[arg-type]
 
@@ -60,19 +60,20 @@ def test_429_is_retried_after_the_servers_retry_after(server: FakeOpenAIServer) 
     done = llm.generate(ASK, GenerationParams())
     assert done.text == "Hello there"
     assert llm.attempts == 2
-    assert server.times[1] - server.times[0] >= 0.95  # waited Retry-After, not 0.05 s
+    assert server.times[1] - server.times[0] >= 0.95  # waited Retry-After, not the backoff
 
 
 def test_5xx_backs_off_exponentially_then_gives_up(server: FakeOpenAIServer) -> None:
     server.script(*[Reply(status=500, error="model crashed")] * 4)
-    llm = _llm(server, backoff_s=0.1)
+    llm = _llm(server)
     with pytest.raises(LLMUnavailable) as info:
         llm.generate(ASK, GenerationParams())
     message = str(info.value)
     assert "failed 4 times, giving up: 500 model crashed" in message and "\n" not in message
     gaps = [b - a for a, b in zip(server.times, server.times[1:], strict=False)]
     assert len(gaps) == 3
-    assert gaps[0] >= 0.05 and gaps[1] >= 0.1 and gaps[2] >= 0.2  # equal-jitter 0.1, 0.2, 0.4
+    # the SDK's backoff: 0.5, 1, 2 s, each minus up to a quarter of jitter
+    assert gaps[0] >= 0.35 and gaps[1] >= 0.7 and gaps[2] >= 1.4
 
 
 def test_429_exhausted_is_busy_with_retry_after(server: FakeOpenAIServer) -> None:
@@ -93,9 +94,7 @@ def test_client_errors_are_not_retried(server: FakeOpenAIServer) -> None:
 
 
 def test_connection_refused_is_retried_then_unavailable() -> None:
-    llm = OpenAICompatibleLLM(
-        f"http://127.0.0.1:{free_port()}/v1", "m", max_retries=2, backoff_s=0.01
-    )
+    llm = OpenAICompatibleLLM(f"http://127.0.0.1:{free_port()}/v1", "m", max_retries=2)
     with pytest.raises(LLMUnavailable, match="failed 3 times, giving up: cannot connect"):
         llm.generate(ASK, GenerationParams())
 

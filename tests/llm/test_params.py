@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.llm import GenerationParams, InvalidGenerationParams
-from retrieval.errors import UsageError
-from retrieval.settings import LLMSettings
+from ragline.llm import GenerationParams, InvalidGenerationParams
+from ragline.retrieval.errors import UsageError
+from ragline.retrieval.settings import LLMSettings
 
 
 def test_defaults_are_greedy_and_neutral() -> None:

@@ -9,12 +9,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from retrieval.collection import Collection, CollectionInfo
-from retrieval.embedders.base import l2_normalise
-from retrieval.settings import Settings
-from retrieval.stores import REGISTRY
-from retrieval.types import Chunk, Filter, Hit, MetaValue
+from ragline.retrieval.collection import Collection, CollectionInfo
+from ragline.retrieval.embedders.base import l2_normalise
+from ragline.retrieval.settings import Settings
+from ragline.retrieval.stores import REGISTRY
+from ragline.retrieval.stores.filters import clean_metadata
+from ragline.retrieval.stores.sidecar import as_matrix, chunk_vectors
+from ragline.retrieval.types import Chunk, Filter, Hit, MetaValue
 
 DIM = 64
 
@@ -28,9 +31,13 @@ class MemoryStore:
         self.vectors: dict[str, np.ndarray] = {}
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        for chunk, vector in zip(chunks, vectors, strict=True):
-            self.chunks[chunk.id] = chunk
-            self.vectors[chunk.id] = np.asarray(vector, dtype=np.float32)
+        matrix = chunk_vectors(chunks, vectors, self.dim)
+        for chunk, vector in zip(chunks, matrix, strict=True):
+            kept = Chunk(
+                chunk.id, chunk.doc_id, chunk.text, chunk.position, clean_metadata(chunk.metadata)
+            )
+            self.chunks[chunk.id] = kept
+            self.vectors[chunk.id] = vector
 
     def delete(self, chunk_ids: Iterable[str]) -> int:
         removed = 0
@@ -42,7 +49,7 @@ class MemoryStore:
 
     def search(self, vectors: np.ndarray, k: int, where: Filter | None = None) -> list[list[Hit]]:
         out = []
-        for q in vectors:
+        for q in as_matrix(vectors, self.dim, "queries"):
             scored = [
                 (float(self.vectors[cid] @ q), cid)
                 for cid, c in self.chunks.items()
@@ -85,11 +92,14 @@ _STORES: dict[str, MemoryStore] = {}
 
 
 def memory_store(path: Path, dim: int, **options: object) -> MemoryStore:
-    """Factory registered as the "memory" backend: one store per path, kept across reopen."""
+    """Factory of the "memory" backend: one store per path, kept across reopen."""
     return _STORES.setdefault(str(path), MemoryStore(path, dim))
 
 
-REGISTRY.setdefault("memory", "tests.retrieval.fakes:memory_store")
+def register_memory_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make "memory" a store backend for one test (the root conftest does it for every
+    test); the production registry is untouched outside tests."""
+    monkeypatch.setitem(REGISTRY, "memory", "tests.retrieval.fakes:memory_store")
 
 
 class BagOfWordsEmbedder:
@@ -110,15 +120,17 @@ class BagOfWordsEmbedder:
         return np.asarray(self.embed_documents([text])[0], dtype=np.float32)
 
 
-def make_collection(settings: Settings, name: str = "test", language: str = "en") -> Collection:
+def make_collection(
+    settings: Settings, name: str = "test", language: str = "en", dim: int = DIM
+) -> Collection:
+    """A collection on the in-memory store; ``dim`` other than the bag-of-words embedder's
+    for vectors made elsewhere (its own embedder is then not used)."""
     path = settings.collections_dir / name
     path.mkdir(parents=True, exist_ok=True)
     info = CollectionInfo(
-        name, "minilm", BagOfWordsEmbedder.model_id, DIM, "memory", language, 200, 32, 0.0
+        name, "minilm", BagOfWordsEmbedder.model_id, dim, "memory", language, 200, 32, 0.0
     )
-    collection = Collection(path, info, settings)
-    collection.__dict__["embedder"] = BagOfWordsEmbedder()
-    return collection
+    return Collection(path, info, settings, embedder=BagOfWordsEmbedder())
 
 
 def chunk(doc: str, text: str, position: int = 0, **meta: MetaValue) -> Chunk:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retrieval.prompting.answers import (
+from ragline.retrieval.prompting.answers import (
     extract_final_answer,
     majority_vote,
     normalise_answer,

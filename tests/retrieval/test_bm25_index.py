@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from retrieval.keyword import KeywordConfig, KeywordIndex, backfill, open_collection_index
-from retrieval.settings import RetrievalSettings, Settings
-from retrieval.types import Filter
+from ragline.retrieval.keyword import KeywordConfig, KeywordIndex, backfill, open_collection_index
+from ragline.retrieval.settings import RetrievalSettings, Settings
+from ragline.retrieval.types import Filter
 from tests.retrieval.fakes import MemoryStore, add, chunk, ids, make_collection
 
 DOCS = [
@@ -118,7 +118,7 @@ def test_older_collection_without_keyword_index_is_backfilled(settings: Settings
     vectors = coll.embedder.embed_documents([c.text for c in DOCS])
     store.upsert(DOCS, vectors)  # as an older ragline did: vectors only
     coll.catalog.begin_writes([("a", "/docs/a.txt", [c.id for c in DOCS])])
-    from retrieval.catalog import CommitInfo
+    from ragline.retrieval.catalog import CommitInfo
 
     coll.catalog.commit_writes(
         [CommitInfo("a", "/docs/a.txt", "h", tuple(c.id for c in DOCS), "text/plain", 1, 0.0)]

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval.errors import PromptError
-from retrieval.prompting.build import PromptBuilder
-from retrieval.prompting.tokenizers import ApproxTokenizer
-from retrieval.settings import PromptSettings
-from retrieval.types import Hit, Message
+from ragline.retrieval.errors import PromptError
+from ragline.retrieval.prompting.build import PromptBuilder
+from ragline.retrieval.prompting.tokenizers import ApproxTokenizer
+from ragline.retrieval.settings import PromptSettings
+from ragline.retrieval.types import Hit, Message
 
 
 def hits(n: int, words: int = 60) -> list[Hit]:
@@ -92,9 +92,12 @@ def test_condense_question_drops_the_oldest_turns_when_too_long() -> None:
 
 
 def test_from_settings_and_cot_metadata() -> None:
-    builder = PromptBuilder.from_settings(PromptSettings(examples="none", context_window=2048))
+    tokenizer = ApproxTokenizer(2048)
+    builder = PromptBuilder.from_settings(PromptSettings(examples="none"), tokenizer=tokenizer)
     prompt = builder.build("q?", hits(1), template="cot_qa")
     assert prompt.output_format == "cot" and prompt.answer_prefix == "Final answer:"
     assert prompt.example_ids == () and prompt.tokens.context_window == 2048
-    fixed = PromptBuilder.from_settings(PromptSettings(examples="cot_qa.en", examples_k=1))
+    fixed = PromptBuilder.from_settings(
+        PromptSettings(examples="cot_qa.en", examples_k=1), tokenizer=tokenizer
+    )
     assert fixed.build("q?", [], template="cot_qa").example_ids == ("timeout-default",)

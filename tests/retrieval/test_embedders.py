@@ -8,17 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.embedders import sentence
-from retrieval.embedders.base import embed_queries
-from retrieval.embedders.cache import RecentQueries
-from retrieval.embedders.sentence import (
+from ragline.retrieval.embedders import sentence
+from ragline.retrieval.embedders.base import embed_queries
+from ragline.retrieval.embedders.cache import RecentQueries
+from ragline.retrieval.embedders.sentence import (
     MINILM_ID,
     SentenceTransformerEmbedder,
     auto_precision,
     cpu_has_native_bf16,
     minilm_path,
 )
-from retrieval.embedders.use import UseEmbedder
+from ragline.retrieval.embedders.use import UseEmbedder
 
 FLAGS = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f {extra}\nbogomips\t: 4800\n"
 TEXTS = [

@@ -8,16 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.errors import PromptError
-from retrieval.prompting.build import PromptBuilder
-from retrieval.prompting.fewshot import (
+from ragline.retrieval.errors import PromptError
+from ragline.retrieval.prompting.build import PromptBuilder
+from ragline.retrieval.prompting.fewshot import (
     ExampleSelector,
     find_examples,
     load_examples,
     rank_by_similarity,
 )
-from retrieval.prompting.templates import TemplateLibrary, default_prompts_dir
-from retrieval.prompting.tokenizers import ApproxTokenizer
+from ragline.retrieval.prompting.templates import TemplateLibrary, default_prompts_dir
+from ragline.retrieval.prompting.tokenizers import ApproxTokenizer
 from tests.retrieval.fakes import BagOfWordsEmbedder
 
 YAML = """id: demo

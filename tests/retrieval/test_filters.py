@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from retrieval.errors import UsageError
-from retrieval.filters import parse_condition, parse_filters
-from retrieval.types import Condition
+from ragline.retrieval.errors import UsageError
+from ragline.retrieval.filters import parse_condition, parse_filters
+from ragline.retrieval.types import Condition
 
 
 def test_equality_values_are_typed() -> None:

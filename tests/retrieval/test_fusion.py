@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.fusion import fuse, rrf_max, rrf_scores
-from retrieval.types import Hit
+from ragline.retrieval.fusion import fuse, rrf_max, rrf_scores
+from ragline.retrieval.types import Hit
 
 
 def hits(name: str, *ids: str) -> list[Hit]:

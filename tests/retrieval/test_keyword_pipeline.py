@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.pipeline import Ingestor
-from retrieval.collection import Collection
-from retrieval.retrievers import SearchOptions, search
-from retrieval.settings import Settings
+from ragline.ingest.pipeline import Ingestor
+from ragline.retrieval.collection import Collection
+from ragline.retrieval.retrievers import search
+from ragline.retrieval.settings import RetrievalSettings, Settings
 
 
 def run(settings: Settings, docs: Path, prune: bool = False) -> None:
@@ -38,8 +38,8 @@ def test_add_change_and_prune_move_the_keyword_index(settings: Settings, tmp_pat
     second = check_in_step(settings)
     assert first != second
     with Collection.open("kw", settings) as coll:
-        assert search(coll, "zebras savanna", SearchOptions(mode="bm25")).hits == ()
-        hits = search(coll, "okapi rainforest", SearchOptions(mode="bm25")).hits
+        assert search(coll, "zebras savanna", RetrievalSettings(mode="bm25")).hits == ()
+        hits = search(coll, "okapi rainforest", RetrievalSettings(mode="bm25")).hits
         assert [h.metadata["file_name"] for h in hits] == ["a.txt"]
     (docs / "b.txt").unlink()
     run(settings, docs, prune=True)

@@ -25,9 +25,13 @@ from langchain_tests.integration_tests import (
 )
 from langchain_tests.unit_tests import EmbeddingsUnitTests
 
-from retrieval.langchain_adapters import RaglineEmbeddings, RaglineRetriever, RaglineVectorStore
-from retrieval.settings import Settings
-from retrieval.stores import open_store
+from ragline.retrieval.langchain_adapters import (
+    RaglineEmbeddings,
+    RaglineRetriever,
+    RaglineVectorStore,
+)
+from ragline.retrieval.settings import Settings
+from ragline.retrieval.stores import open_store
 from tests.retrieval.fakes import BagOfWordsEmbedder, add, chunk, make_collection
 
 
@@ -57,9 +61,11 @@ class TestChromaVectorStore(StoreSuite):
 class TestCollectionVectorStore(VectorStoreIntegrationTests):
     @pytest.fixture
     def vectorstore(self, tmp_path: Path) -> Iterator[LCVectorStore]:
-        collection = make_collection(Settings(data_dir=tmp_path / "data"))
+        embeddings = self.get_embeddings()
+        dim = len(embeddings.embed_query("size"))
+        collection = make_collection(Settings(data_dir=tmp_path / "data"), dim=dim)
         try:
-            yield RaglineVectorStore(collection.store, self.get_embeddings(), collection)
+            yield RaglineVectorStore(collection.store, embeddings, collection)
             assert collection.keyword.count() == collection.store.count()
         finally:
             collection.close()

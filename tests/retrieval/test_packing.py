@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval.prompting.fencing import Fence
-from retrieval.prompting.packing import pack, sentence_ends
-from retrieval.prompting.tokenizers import ApproxTokenizer
-from retrieval.types import Hit
+from ragline.retrieval.prompting.fencing import Fence
+from ragline.retrieval.prompting.packing import pack, sentence_ends
+from ragline.retrieval.prompting.tokenizers import ApproxTokenizer
+from ragline.retrieval.types import Hit
 
 COUNT = ApproxTokenizer(chars_per_token=4.0).count
 FENCE = Fence("0123456789abcdef")

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.errors import ConfigError
-from retrieval.rerank import CrossEncoderReranker, Reranker
-from retrieval.retrievers import SearchOptions, reranker_for, search
-from retrieval.settings import RetrievalSettings, Settings
-from retrieval.types import Hit
+from ragline.retrieval.errors import ConfigError
+from ragline.retrieval.rerank import CrossEncoderReranker, Reranker
+from ragline.retrieval.retrievers import reranker_for, search
+from ragline.retrieval.settings import RetrievalSettings, Settings
+from ragline.retrieval.types import Hit
 from tests.retrieval.fakes import add, chunk, make_collection
 
 WORDS = ["apt", "installs", "packages", "pip", "python", "cache", "debian", "the", "a"]
@@ -65,7 +65,7 @@ def test_configured_reranker_runs_inside_search(model_dir: Path, tmp_path: Path)
     )
     coll = make_collection(settings)
     add(coll, [chunk("a", "apt installs packages"), chunk("b", "pip cache python")])
-    result = search(coll, "apt packages", SearchOptions(k=2))
+    result = search(coll, "apt packages", settings.retrieval.override(k=2))
     assert result.reranked and result.score_name == "rerank"
     assert all("rerank" in h.scores for h in result.hits)
 

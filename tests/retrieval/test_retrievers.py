@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 import pytest
 
-from retrieval.collection import Collection
-from retrieval.filters import parse_filters
-from retrieval.retrievers import SearchOptions, assess, search
-from retrieval.settings import RetrievalSettings, Settings
-from retrieval.types import Filter, Hit
+from ragline.retrieval.collection import Collection
+from ragline.retrieval.filters import parse_filters
+from ragline.retrieval.retrievers import assess, search
+from ragline.retrieval.settings import RetrievalSettings, Settings
+from ragline.retrieval.types import Filter, Hit
 from tests.retrieval.fakes import add, chunk, make_collection
 
 
@@ -33,13 +33,13 @@ def coll(settings: Settings) -> Collection:
 
 @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
 def test_each_mode_finds_the_obvious_document(coll: Collection, mode: str) -> None:
-    result = search(coll, "install packages with apt", SearchOptions(mode=mode, k=2))  # type: ignore[arg-type]
+    result = search(coll, "install packages with apt", RetrievalSettings(mode=mode, k=2))  # type: ignore[arg-type]
     assert result.hits[0].doc_id == "apt"
     assert result.mode == mode and len(result.hits) <= 2
 
 
 def test_hybrid_hits_carry_per_retriever_scores(coll: Collection) -> None:
-    hit = search(coll, "install packages with apt", SearchOptions(k=1)).hits[0]
+    hit = search(coll, "install packages with apt", RetrievalSettings(k=1)).hits[0]
     assert set(hit.scores) == {"dense", "bm25", "rrf"}
     assert 0 < hit.score <= 1
     assert hit.to_dict()["scores"]["bm25"] > 0
@@ -48,7 +48,7 @@ def test_hybrid_hits_carry_per_retriever_scores(coll: Collection) -> None:
 @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
 def test_filters_apply_inside_every_retriever(coll: Collection, mode: str) -> None:
     where = parse_filters(["tenant=x"])
-    hits = search(coll, "Debian packages apt", SearchOptions(mode=mode, k=2, where=where)).hits  # type: ignore[arg-type]
+    hits = search(coll, "Debian packages apt", RetrievalSettings(mode=mode, k=2), where).hits  # type: ignore[arg-type]
     assert hits and all(h.metadata["tenant"] == "x" for h in hits)  # "apt" (tenant y) is out
     if mode != "dense":
         assert hits[0].doc_id == "zh"
@@ -60,46 +60,46 @@ def test_filter_before_truncation_fills_k(settings: Settings, mode: str) -> None
     noise = [chunk(f"n{i}", "apt apt packages apt", i, tenant="big") for i in range(30)]
     wanted = [chunk(f"w{i}", f"apt note {i}", tenant="small") for i in range(3)]
     add(c, [*noise, *wanted])
-    opts = SearchOptions(mode=mode, k=3, candidates=3, where=Filter.where(tenant="small"))  # type: ignore[arg-type]
-    hits = search(c, "apt packages", opts).hits
+    opts = RetrievalSettings(mode=mode, k=3, candidates=3)  # type: ignore[arg-type]
+    small = Filter.where(tenant="small")
+    hits = search(c, "apt packages", opts, small).hits
     assert sorted(h.doc_id for h in hits) == ["w0", "w1", "w2"]
 
 
 def test_range_and_prefix_filters(coll: Collection) -> None:
     where = parse_filters(["modified>=150", "modified<=300", "source^=/docs/"])
-    hits = search(coll, "Debian", SearchOptions(mode="bm25", k=5, where=where)).hits
+    hits = search(coll, "Debian", RetrievalSettings(mode="bm25", k=5), where).hits
     assert sorted(h.doc_id for h in hits) == ["apt", "zh"]
 
 
 def test_no_good_context_is_reported(coll: Collection) -> None:
-    options = SearchOptions(mode="dense", k=3, no_context_threshold=0.99)
+    options = RetrievalSettings(mode="dense", k=3, no_context_threshold=0.99)
     result = search(coll, "quantum chromodynamics lattice", options)
     assert not result.context_found and result.score_name == "dense"
     assert result.policy == "not_found"
     good = search(
-        coll, "Debian installs packages with apt", SearchOptions(no_context_threshold=0.5)
+        coll, "Debian installs packages with apt", RetrievalSettings(no_context_threshold=0.5)
     )
     assert good.context_found and good.best_score is not None and good.best_score > 0.9
 
 
 def test_assess_picks_the_score() -> None:
     hits = [Hit("a", "d", "t", 0.9, {}, {"bm25": 7.0, "rrf": 0.03})]
-    opts = SearchOptions(no_context_threshold=1.0)
+    opts = RetrievalSettings(no_context_threshold=1.0)
     assert assess(hits, opts) == (False, 0.9, "fused")
-    assert assess(hits, SearchOptions(no_context_score="bm25", no_context_threshold=5)) == (
+    assert assess(hits, RetrievalSettings(no_context_score="bm25", no_context_threshold=5)) == (
         True,
         7.0,
         "bm25",
     )
     assert assess([], opts) == (False, None, "fused")
     reranked = [Hit("a", "d", "t", 0.2, {}, {"dense": 0.8, "rerank": 0.2})]
-    assert assess(reranked, SearchOptions(no_context_threshold=0.3), reranked=True)[0] is False
-    assert assess(reranked, SearchOptions(no_context_threshold=0.3))[1:] == (0.8, "dense")
+    assert assess(reranked, RetrievalSettings(no_context_threshold=0.3), reranked=True)[0] is False
+    assert assess(reranked, RetrievalSettings(no_context_threshold=0.3))[1:] == (0.8, "dense")
 
 
 def test_policy_comes_from_settings(coll: Collection) -> None:
-    settings = RetrievalSettings(no_context_policy="answer_without_context", k=2, mode="bm25")
-    options = SearchOptions.from_settings(settings)
+    options = RetrievalSettings(no_context_policy="answer_without_context", k=2, mode="bm25")
     assert options.k == 2 and options.mode == "bm25"
     result = search(coll, "zebra", options)
     assert result.policy == "answer_without_context"
@@ -117,11 +117,11 @@ def test_mmr_drops_near_duplicates(settings: Settings) -> None:
             chunk("other", "apt keeps a package cache on Debian systems"),
         ],
     )
-    plain = search(c, "apt installs Debian packages", SearchOptions(mode="dense", k=2))
+    plain = search(c, "apt installs Debian packages", RetrievalSettings(mode="dense", k=2))
     diverse = search(
         c,
         "apt installs Debian packages",
-        SearchOptions(mode="dense", k=2, mmr=True, mmr_lambda=0.3),
+        RetrievalSettings(mode="dense", k=2, mmr=True, mmr_lambda=0.3),
     )
     assert [h.doc_id for h in plain.hits] == ["d1", "d2"]
     assert [h.doc_id for h in diverse.hits] == ["d1", "other"]
@@ -140,6 +140,6 @@ class _Reverse:
 
 
 def test_reranker_reorders_and_decides_context(coll: Collection) -> None:
-    result = search(coll, "Debian", SearchOptions(mode="bm25", k=2), reranker=_Reverse())
+    result = search(coll, "Debian", RetrievalSettings(mode="bm25", k=2), reranker=_Reverse())
     assert result.reranked and result.score_name == "rerank"
     assert [h.scores["rerank"] for h in result.hits] == [1.0, 0.0]

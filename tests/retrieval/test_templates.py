@@ -6,8 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.errors import PromptError
-from retrieval.prompting.templates import TemplateLibrary, default_prompts_dir, load_template
+from ragline.retrieval.errors import PromptError
+from ragline.retrieval.prompting.templates import (
+    TemplateLibrary,
+    default_prompts_dir,
+    load_template,
+)
 
 SHIPPED = ["grounded_qa", "cot_qa", "self_consistency", "condense_question", "no_context"]
 VARIABLES = {

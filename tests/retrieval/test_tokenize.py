@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retrieval.keyword.tokenize import KeywordConfig, Tokenizer, bigrams
+from ragline.retrieval.keyword.tokenize import KeywordConfig, Tokenizer, bigrams
 
 
 def tok(text: str, **config: object) -> list[str]:

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.errors import ConfigError
-from retrieval.prompting.tokenizers import (
+from ragline.retrieval.errors import ConfigError
+from ragline.retrieval.prompting.tokenizers import (
     ApproxTokenizer,
     LlamaCppTokenizer,
     LLMTokenizer,
     load_tokenizer,
 )
-from retrieval.settings import PromptSettings
+from ragline.retrieval.settings import PromptSettings
 
 
 def test_approx_counts_characters_and_cjk() -> None:
@@ -27,10 +27,11 @@ def test_approx_counts_characters_and_cjk() -> None:
 
 
 def test_load_tokenizer_from_settings() -> None:
-    tok = load_tokenizer(PromptSettings(context_window=8192, chars_per_token=3.0))
+    tok = load_tokenizer(PromptSettings(chars_per_token=3.0), 8192)
     assert isinstance(tok, ApproxTokenizer) and tok.context_window == 8192
-    with pytest.raises(ConfigError, match="gguf_path"):
-        load_tokenizer(PromptSettings(tokenizer="llama_cpp"))
+    assert tok.count("abcdef") == 2
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_tokenizer(PromptSettings(gguf_path=Path("/nonexistent/model.gguf")), 4096)
     with pytest.raises(ConfigError, match="does not exist"):
         LlamaCppTokenizer(Path("/nonexistent/model.gguf"))
 

@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from app.server import create_app
-from ingest.pipeline import Ingestor
-from retrieval.settings import ServerSettings, Settings
+from ragline.ingest.pipeline import Ingestor
+from ragline.retrieval.settings import ServerSettings, Settings
+from ragline.server import create_app
 from tests.ingest.corpus import write_corpus
 
 API_KEY = "test-key-123456"

@@ -16,12 +16,12 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from app.llm.fake import FakeLLM
-from app.server import create_app
-from app.server.answering import AnswerServices
-from app.server.state import AppState
-from retrieval.settings import ServerSettings, Settings
-from retrieval.types import Message
+from ragline.answer.build import AnswerStack
+from ragline.llm.fake import FakeLLM
+from ragline.retrieval.settings import ServerSettings, Settings
+from ragline.retrieval.types import Message
+from ragline.server import create_app
+from ragline.server.state import AppState
 
 API_KEY = "live-key-123456"
 
@@ -38,14 +38,12 @@ class Live:
         return state
 
     @property
-    def services(self) -> AnswerServices:
-        services = self.state.services["answering"]
-        assert isinstance(services, AnswerServices)
-        return services
+    def answers(self) -> AnswerStack:
+        return self.state.answers
 
     @property
     def fake(self) -> FakeLLM:
-        llm = self.services.llm
+        llm = self.answers.llm
         assert isinstance(llm, FakeLLM), "the server was not started with llm.backend=fake"
         return llm
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from retrieval.settings import ServerSettings, Settings
-from tests.app.server.conftest import auth
+from ragline.retrieval.settings import ServerSettings, Settings
+from tests.server.conftest import auth
 
 
 def wait_for_job(client: TestClient, job_id: str, timeout: float = 300) -> dict[str, Any]:
@@ -117,7 +117,7 @@ def test_uploaded_files_become_searchable_and_deletable(client: TestClient) -> N
 
 
 def test_rate_limit_answers_429_with_retry_after(settings: Settings) -> None:
-    from app.server import create_app
+    from ragline.server import create_app
 
     limited = settings.model_copy(update={"server": ServerSettings(rate_limit_per_minute=3)})
     with TestClient(create_app(limited)) as c:

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from app.server import batching
-from app.server.batching import SearchBatcher
-from app.server.state import CollectionPool
-from ingest.pipeline import Ingestor
-from retrieval.errors import CollectionNotFound
-from retrieval.retrievers import SearchOptions, SearchResult, search
-from retrieval.settings import Settings
+from ragline.ingest.pipeline import Ingestor
+from ragline.retrieval.errors import CollectionNotFound
+from ragline.retrieval.pool import CollectionPool
+from ragline.retrieval.retrievers import SearchResult, search
+from ragline.retrieval.settings import RetrievalSettings, Settings
+from ragline.server import batching
+from ragline.server.batching import SearchBatcher
 from tests.ingest.corpus import write_corpus
 
 QUERIES = [
@@ -37,7 +37,7 @@ def pool(settings: Settings, tmp_path: Path) -> CollectionPool:
 
 
 def run_concurrently(batcher: SearchBatcher, jobs: Sequence[tuple[str, str]]) -> list[Any]:
-    options = SearchOptions(mode="hybrid", k=3)
+    options = RetrievalSettings(mode="hybrid", k=3)
 
     async def main() -> list[Any]:
         calls = [batcher.search(name, query, options) for name, query in jobs]
@@ -58,7 +58,7 @@ def test_concurrent_searches_batch_up_and_match_single_searches(pool: Collection
     outcomes = run_concurrently(batcher, [("docs", q) for q in QUERIES])
     # the first request runs alone at once; the rest queued meanwhile and go in batches of 4
     assert sizes == [1, 4, 2]
-    expected = [search(pool.get("docs"), q, SearchOptions(mode="hybrid", k=3)) for q in QUERIES]
+    expected = [search(pool.get("docs"), q, RetrievalSettings(mode="hybrid", k=3)) for q in QUERIES]
     for (version, got), want in zip(outcomes, expected, strict=True):
         assert version == pool.get("docs").index_version and got.hits
         assert same(got, want), got.query
@@ -69,10 +69,10 @@ def test_a_failing_request_does_not_fail_the_rest_of_its_batch(
 ) -> None:
     real = batching.search_many
 
-    def search_many(collection: Any, queries: Sequence[str], options: Any) -> Any:
+    def search_many(collection: Any, queries: Sequence[str], options: Any, where: Any) -> Any:
         if any("boom" in q for q in queries):
             raise ValueError("cannot search for boom")
-        return real(collection, queries, options)
+        return real(collection, queries, options, where)
 
     monkeypatch.setattr(batching, "search_many", search_many)
     batcher = SearchBatcher(pool.get)

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest.pipeline import Ingestor
-from tests.app.server.live import clean_environment, live_server, live_settings
+from ragline.ingest.pipeline import Ingestor
+from tests.server.live import clean_environment, live_server, live_settings
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def post(url: str, body: dict[str, object]) -> dict[str, object]:
@@ -77,7 +77,7 @@ def test_requests_survive_ingestion_by_another_process(tmp_path: Path, store: st
                         f"# Walrus {i}\n\nThe walrus gateway {i} rotates its keys weekly.\n"
                     )
                     subprocess.run(
-                        [sys.executable, "-m", "app", "ingest", str(docs), "-c", "kb", "-q"],
+                        [sys.executable, "-m", "ragline", "ingest", str(docs), "-c", "kb", "-q"],
                         cwd=ROOT, env=env, check=True, timeout=300,
                     )  # fmt: skip
             finally:

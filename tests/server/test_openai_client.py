@@ -14,12 +14,13 @@ from typing import Any
 import openai
 import pytest
 
-from app.llm import CancelToken, Completion, GenerationParams, TokenStream
-from app.llm.fake import FakeLLM
-from app.llm.gate import GenerationGate
-from ingest.pipeline import Ingestor
-from retrieval.types import Message
-from tests.app.server.live import (
+from ragline.ingest.pipeline import Ingestor
+from ragline.llm import CancelToken, Completion, GenerationParams, TokenStream
+from ragline.llm.fake import FakeLLM
+from ragline.llm.gate import GenerationGate
+from ragline.retrieval.types import Message
+from tests.ingest.corpus import write_corpus
+from tests.server.live import (
     STANDALONE,
     Live,
     clean_environment,
@@ -27,7 +28,6 @@ from tests.app.server.live import (
     live_server,
     live_settings,
 )
-from tests.ingest.corpus import write_corpus
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +50,13 @@ def client(live: Live) -> openai.OpenAI:
 @contextmanager
 def swapped(live: Live, llm: FakeLLM) -> Iterator[FakeLLM]:
     """Serve with another (fake) model for the duration of a test."""
-    services = live.services
-    old = services.llm
-    services.llm = services.answerer.llm = llm
+    answers = live.answers
+    old = answers.llm
+    answers.llm = answers.answerer.llm = llm
     try:
         yield llm
     finally:
-        services.llm = services.answerer.llm = old
+        answers.llm = answers.answerer.llm = old
 
 
 def extra(obj: Any) -> dict[str, Any]:
@@ -302,9 +302,9 @@ def test_a_client_hanging_up_mid_stream_stops_generation(live: Live, client: ope
 
 @pytest.mark.slow
 def test_the_real_embedded_model_through_the_openai_client(tmp_path: Path) -> None:
-    from app.llm.models import QWEN, resolve_model
-    from retrieval.settings import LLMSettings
-    from tests.app.llm.test_embedded import MODELS_DIR
+    from ragline.llm.models import QWEN, resolve_model
+    from ragline.retrieval.settings import LLMSettings
+    from tests.llm.test_embedded import MODELS_DIR
 
     model = resolve_model(LLMSettings(model=QWEN.name), MODELS_DIR)
     with clean_environment():

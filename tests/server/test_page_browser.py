@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from ingest.pipeline import Ingestor
-from tests.app.server.live import (
+from ragline.ingest.pipeline import Ingestor
+from tests.ingest.corpus import write_corpus
+from tests.server.live import (
     API_KEY,
     Live,
     clean_environment,
@@ -21,12 +22,11 @@ from tests.app.server.live import (
     live_server,
     live_settings,
 )
-from tests.ingest.corpus import write_corpus
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 FLAGS = [
     "--no-sandbox",
     "--disable-gpu",

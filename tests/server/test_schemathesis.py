@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
-from app.server import create_app
-from ingest.pipeline import Ingestor
-from tests.app.server.live import API_KEY, clean_environment, live_settings
+from ragline.ingest.pipeline import Ingestor
+from ragline.server import create_app
 from tests.ingest.corpus import write_corpus
+from tests.server.live import API_KEY, clean_environment, live_settings
 
 schemathesis = pytest.importorskip("schemathesis")
 pytestmark = pytest.mark.slow

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from retrieval.errors import UsageError
-from retrieval.stores.base import VectorStore
-from retrieval.types import Chunk, Condition, Filter, Hit
+from ragline.retrieval.errors import UsageError
+from ragline.retrieval.stores.base import VectorStore
+from ragline.retrieval.types import Chunk, Condition, Filter, Hit
 from tests.retrieval.stores.data import (
     DIM,
     FILTERS,

@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pytest
 
-from retrieval.stores.base import VectorStore
-from retrieval.types import Chunk, Condition, Filter, Hit, MetaValue
+from ragline.retrieval.stores.base import VectorStore
+from ragline.retrieval.types import Chunk, Condition, Filter, Hit, MetaValue
 
 DIM = 16
 StoreFactory = Callable[[], VectorStore]

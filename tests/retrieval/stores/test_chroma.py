@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.errors import CollectionMismatch, StoreBusy
-from retrieval.stores import open_store
-from retrieval.stores.chroma import ChromaStore
-from retrieval.types import Condition, Filter
+from ragline.retrieval.errors import CollectionMismatch, StoreBusy
+from ragline.retrieval.stores import open_store
+from ragline.retrieval.stores.chroma import ChromaStore
+from ragline.retrieval.types import Condition, Filter
 from tests.retrieval.stores.contract import (
     DIM,
     StoreFactory,
@@ -99,7 +99,7 @@ def test_a_read_that_fails_inside_chroma_reconnects_and_retries(
     InternalError ("Error finding id") until the reader's client is replaced."""
     from chromadb.errors import InternalError
 
-    monkeypatch.setattr("retrieval.stores.chroma.time.sleep", lambda _s: None)
+    monkeypatch.setattr("ragline.retrieval.stores.chroma.time.sleep", lambda _s: None)
     rng = np.random.default_rng(3)
     chunks = make_chunks(20)
     vectors = unit_vectors(rng, 20)

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from retrieval.errors import CollectionMismatch, ConfigError
-from retrieval.stores import faiss_index
-from retrieval.stores.faiss_store import FaissStore
-from retrieval.stores.torch_store import TorchStore
-from retrieval.types import Condition, Filter
+from ragline.retrieval.errors import CollectionMismatch, ConfigError
+from ragline.retrieval.stores import faiss_index
+from ragline.retrieval.stores.faiss_store import FaissStore
+from ragline.retrieval.stores.torch_store import TorchStore
+from ragline.retrieval.types import Condition, Filter
 from tests.retrieval.stores.contract import (
     DIM,
     StoreFactory,
@@ -266,7 +266,7 @@ WRITER = textwrap.dedent(
     import sys
     import numpy as np
     from pathlib import Path
-    from retrieval.stores.faiss_store import FaissStore
+    from ragline.retrieval.stores.faiss_store import FaissStore
     from tests.retrieval.stores.contract import make_chunks, unit_vectors
 
     store = FaissStore(Path(sys.argv[1]), 16, sys.argv[2])

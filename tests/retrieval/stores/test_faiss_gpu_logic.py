@@ -11,10 +11,10 @@ import faiss
 import numpy as np
 import pytest
 
-from retrieval.errors import BackendUnavailable
-from retrieval.stores import faiss_store, open_store
-from retrieval.stores.faiss_store import FaissGpuStore, FaissStore
-from retrieval.types import Condition, Filter
+from ragline.retrieval.errors import BackendUnavailable
+from ragline.retrieval.stores import faiss_store, open_store
+from ragline.retrieval.stores.faiss_store import FaissGpuStore, FaissStore
+from ragline.retrieval.types import Condition, Filter
 from tests.retrieval.stores.contract import (
     DIM,
     StoreFactory,

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from retrieval.stores import select
-from retrieval.stores.faiss_store import FaissStore
-from retrieval.types import Condition, Filter
+from ragline.retrieval.stores import select
+from ragline.retrieval.stores.faiss_store import FaissStore
+from ragline.retrieval.types import Condition, Filter
 from tests.retrieval.stores.contract import (
     DIM,
     StoreFactory,
@@ -52,7 +52,7 @@ def opener(tmp_path: Path, make: Callable[[Path], Any]) -> Iterator[StoreFactory
 class TestFaissGpuFlat(VectorStoreContract):
     @pytest.fixture
     def store_factory(self, tmp_path: Path) -> Iterator[StoreFactory]:
-        from retrieval.stores.faiss_store import FaissGpuStore
+        from ragline.retrieval.stores.faiss_store import FaissGpuStore
 
         yield from opener(tmp_path, lambda p: FaissGpuStore(p, DIM))
 
@@ -61,7 +61,7 @@ class TestFaissGpuFlat(VectorStoreContract):
 class TestFaissGpuIvf(VectorStoreContract):
     @pytest.fixture
     def store_factory(self, tmp_path: Path) -> Iterator[StoreFactory]:
-        from retrieval.stores.faiss_store import FaissGpuStore
+        from ragline.retrieval.stores.faiss_store import FaissGpuStore
 
         yield from opener(tmp_path, lambda p: FaissGpuStore(p, DIM, "ivf", nlist=4, nprobe=4))
 
@@ -70,7 +70,7 @@ class TestFaissGpuIvf(VectorStoreContract):
 class TestTorchCuda(VectorStoreContract):
     @pytest.fixture
     def store_factory(self, tmp_path: Path) -> Iterator[StoreFactory]:
-        from retrieval.stores.torch_store import TorchStore
+        from ragline.retrieval.stores.torch_store import TorchStore
 
         yield from opener(
             tmp_path,
@@ -114,13 +114,13 @@ def test_same_ids_as_faiss_cpu_flat(
     if backend == "faiss-gpu":
         if select.faiss_gpu_reason() is not None:
             pytest.skip(str(select.faiss_gpu_reason()))
-        from retrieval.stores.faiss_store import FaissGpuStore
+        from ragline.retrieval.stores.faiss_store import FaissGpuStore
 
         store: Any = FaissGpuStore(path, D)
     else:
         if select.torch_cuda_reason() is not None:
             pytest.skip(str(select.torch_cuda_reason()))
-        from retrieval.stores.torch_store import TorchStore
+        from ragline.retrieval.stores.torch_store import TorchStore
 
         store = TorchStore(path, D, device="cuda", dtype=backend.split("-")[1], block_size=4096)
     with store:

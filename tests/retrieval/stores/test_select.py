@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from retrieval.errors import BackendUnavailable
-from retrieval.stores import select
-from retrieval.stores.faiss_store import FaissStore
+from ragline.retrieval.errors import BackendUnavailable
+from ragline.retrieval.stores import select
+from ragline.retrieval.stores.faiss_store import FaissStore
 
 
 def machine(monkeypatch: pytest.MonkeyPatch, faiss_gpu: bool, torch_cuda: bool) -> None:
@@ -37,7 +37,7 @@ def test_auto_prefers_faiss_gpu_then_torch_then_faiss(
     expected: str,
 ) -> None:
     machine(monkeypatch, faiss_gpu, torch_cuda)
-    with caplog.at_level(logging.INFO, logger="retrieval.stores.select"):
+    with caplog.at_level(logging.INFO, logger="ragline.retrieval.stores.select"):
         assert select.resolve_backend("auto") == expected
     assert f"auto -> {expected}" in caplog.text
     if not faiss_gpu:
@@ -103,7 +103,7 @@ def test_importing_retrieval_stores_imports_no_backend() -> None:
     import sys
 
     code = (
-        "import sys, retrieval, retrieval.stores, retrieval.stores.select;"
+        "import sys, ragline.retrieval, ragline.retrieval.stores, ragline.retrieval.stores.select;"
         "print(sorted(m for m in ('faiss', 'torch', 'chromadb') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from retrieval.errors import BackendUnavailable, ConfigError
-from retrieval.stores.torch_store import TorchStore
-from retrieval.types import Condition, Filter, Hit
+from ragline.retrieval.errors import BackendUnavailable, ConfigError
+from ragline.retrieval.stores.torch_store import TorchStore
+from ragline.retrieval.types import Condition, Filter, Hit
 from tests.retrieval.stores.contract import (
     DIM,
     StoreFactory,
