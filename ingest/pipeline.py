@@ -13,7 +13,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,7 @@ class Ingestor:
         workers: int | None = None,
         model: Embedder | None = None,
         on_chunks_removed: ChunksRemoved | None = None,
+        metadata: Mapping[str, MetaValue] | None = None,
     ) -> None:
         """Ingest into collection ``collection`` (created on first run). ``embedder`` and
         ``store`` name the backends of a new collection; ``model`` shares an already loaded
@@ -98,6 +99,8 @@ class Ingestor:
         self.settings = settings
         self.model = model
         self.on_chunks_removed = on_chunks_removed
+        self.metadata: dict[str, MetaValue] = dict(metadata or {})
+        """Merged into every chunk's metadata (e.g. the tenant of an upload)."""
         self.name = collection
         self.embedder_name = embedder or settings.embedding.model
         self.store_name = store or settings.store.backend
@@ -213,6 +216,7 @@ class Ingestor:
             "file_type": c.path.suffix.lower().lstrip("."),
             "mime_type": parsed.mime_type,
             "modified": c.modified,
+            **self.metadata,
         }
         chunks = []
         for position, d in enumerate(drafts):

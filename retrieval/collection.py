@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -49,6 +50,9 @@ class CollectionInfo:
     chunk_size: int
     chunk_overlap: int
     created: float
+    uid: str = ""
+    """Random identity given at creation: a collection deleted and re-created under the same
+    name is another collection (e.g. to the answer cache)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,7 +116,9 @@ class Collection:
                 f"collection {name!r} does not exist "
                 f"(create it with: ragline ingest PATH --collection {name})"
             )
-        return CollectionInfo(**json.loads(meta.read_text()))
+        data = json.loads(meta.read_text())
+        data.setdefault("uid", f"created-{data.get('created', 0)!r}")  # made before uids
+        return CollectionInfo(**data)
 
     @classmethod
     def create(
@@ -141,6 +147,7 @@ class Collection:
             chunk_size=settings.chunking.size,
             chunk_overlap=settings.chunking.overlap,
             created=time.time(),
+            uid=uuid.uuid4().hex,
         )
         tmp = path / "collection.json.tmp"
         tmp.write_text(json.dumps(info.to_dict(), indent=2))
