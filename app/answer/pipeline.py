@@ -93,17 +93,19 @@ class Answerer:
         self._builders: dict[str, PromptBuilder] = {}
 
     # -- public ---------------------------------------------------------------------------
-    def ask(self, request: AskRequest) -> Answer:
+    def ask(self, request: AskRequest, cancel: CancelToken | None = None) -> Answer:
+        """The checked answer. Setting ``cancel`` (e.g. when the client hangs up) stops the
+        generation; ``ask`` then raises ``Cancelled``."""
         turn = self._start(request)
         hit = self._check_cache(turn)
         if hit is not None:
             return hit
         if self.cache is None:
-            return self._answer(turn)
+            return self._answer(turn, cancel=cancel)
         outcome = self.cache.get_or_compute(
             request.question,
             turn.namespace,
-            lambda: _cacheable(self._answer(turn)),
+            lambda: _cacheable(self._answer(turn, cancel=cancel)),
             vector=turn.vector,
             retrieved_chunk_ids=[h.chunk_id for h in turn.hits.hits],
         )
@@ -304,6 +306,7 @@ class Answerer:
             generation=params.to_dict(),
             history=request.history,
             embedder_id=collection.info.model_id,
+            collection_uid=collection.info.uid,
         )
 
     def _condense(self, turn: _Turn) -> str:

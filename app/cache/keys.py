@@ -3,7 +3,8 @@
 The exact key is ``hash(namespace, normalised question)``. The namespace holds everything
 an answer depends on besides the question (tenant, collection, index version, retrieval
 settings, prompt and few-shot versions, model, generation params, conversation so far, the
-embedder of the question vectors); answers are only ever reused inside one namespace.
+embedder of the question vectors, the collection's identity); answers are only ever reused
+inside one namespace.
 """
 
 from __future__ import annotations
@@ -113,6 +114,9 @@ class CacheNamespace:
     """Model of the question vectors: vectors of different models are never compared."""
     sampled: bool = False
     """Answers made with temperature > 0 (cached only when cache.cache_sampled is on)."""
+    collection_uid: str = ""
+    """The collection's identity (given at creation): a collection deleted and re-created
+    under the same name starts its index version at 1 again, but never shares answers."""
 
     @classmethod
     def build(
@@ -128,6 +132,7 @@ class CacheNamespace:
         generation: Any,
         history: Sequence[Message] = (),
         embedder_id: str = "",
+        collection_uid: str = "",
     ) -> CacheNamespace:
         """From the objects themselves: ``retrieval`` and ``generation`` may be settings
         models, ``GenerationParams`` or mappings; ``history`` the conversation so far."""
@@ -145,6 +150,7 @@ class CacheNamespace:
             conversation=digest([m.to_dict() for m in history]) if history else "",
             embedder_id=embedder_id,
             sampled=bool(temperature and float(temperature) > 0),
+            collection_uid=collection_uid,
         )
 
     @cached_property
