@@ -11,6 +11,7 @@ from ragline.cli.ask import ask
 from ragline.cli.cache import cache_app
 from ragline.cli.eval import eval_app
 from ragline.cli.ingest import ingest
+from ragline.cli.keys import keys_app
 from ragline.cli.output import print_json
 from ragline.cli.prompt import prompt_app
 from ragline.cli.search import search
@@ -35,6 +36,7 @@ app.add_typer(collections_app, name="collections")
 app.add_typer(cache_app, name="cache")
 app.add_typer(prompt_app, name="prompt")
 app.add_typer(eval_app, name="eval")
+app.add_typer(keys_app, name="keys")
 
 
 @app.command()
@@ -70,9 +72,19 @@ def collections(
 
 @collections_app.command("delete")
 def collections_delete(name: Annotated[str, typer.Argument()]) -> None:
-    """Delete a collection and everything stored for it."""
-    delete_collection(name, load_settings())
-    typer.echo(f"deleted {name}")
+    """Delete a collection and everything stored for it, its cached answers included."""
+    from ragline.cache import evictor
+
+    settings = load_settings()
+    with Collection.open(name, settings) as coll:
+        chunk_ids = sorted({i for r in coll.catalog.documents() for i in r.stored_ids})
+    delete_collection(name, settings)
+    # Answers made from it are keyed by its identity, so a collection made again under this
+    # name never sees them; evicting frees them now (in Redis: a server's in-process cache
+    # cannot be reached from here and lets them age out).
+    evict = evictor(settings)
+    evicted = evict(chunk_ids) if evict is not None and chunk_ids else 0
+    typer.echo(f"deleted {name}" + (f"; {evicted} cached answers evicted" if evicted else ""))
 
 
 def main() -> None:

@@ -14,14 +14,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragline.answer.build import build_answerer
 from ragline.retrieval.embedders.offline import force_offline
+from ragline.retrieval.errors import ConfigError
 from ragline.retrieval.settings import Settings
-from ragline.server import errors
+from ragline.server import errors, openapi
 from ragline.server.batching import SearchBatcher
 from ragline.server.conversations import ConversationStore
+from ragline.server.guard import RequestGuard
 from ragline.server.jobs import JobManager
+from ragline.server.keys import KeyStore
 from ragline.server.metrics import Metrics
-from ragline.server.ratelimit import RateLimiter
+from ragline.server.ratelimit import ConcurrencyLimiter, RateLimiter
 from ragline.server.routes import chat, documents, health, page, search
+from ragline.server.security import is_loopback
 from ragline.server.state import AppState, freeze_long_lived
 
 log = logging.getLogger("ragline.http")
@@ -34,6 +38,8 @@ def create_app(settings: Settings, extra_routers: tuple[object, ...] = ()) -> Fa
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         force_offline()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        keys = KeyStore.for_data_dir(settings.data_dir)
+        check_exposure(settings, keys)
         metrics = Metrics()
         answers = build_answerer(
             settings,
@@ -58,6 +64,9 @@ def create_app(settings: Settings, extra_routers: tuple[object, ...] = ()) -> Fa
                 observe_batch=metrics.search_batch.observe,
             ),
             jobs=JobManager(answers.settings, pool, metrics),
+            keys=keys,
+            auth_failures=RateLimiter(settings.server.auth_failures_per_minute),
+            in_flight=ConcurrencyLimiter(settings.server.max_concurrent_per_key),
         )
         app.state.ragline = state
         freeze_long_lived()
@@ -73,7 +82,9 @@ def create_app(settings: Settings, extra_routers: tuple[object, ...] = ()) -> Fa
         lifespan=lifespan,
     )
     errors.install(app)
-    app.add_middleware(RequestContext)
+    openapi.install(app, settings)
+    app.add_middleware(RequestGuard)  # inner: key and size checks before a body is read
+    app.add_middleware(RequestContext)  # outer: request id and log line for every answer
     app.include_router(health.router)
     app.include_router(search.router)
     app.include_router(documents.router)
@@ -83,6 +94,18 @@ def create_app(settings: Settings, extra_routers: tuple[object, ...] = ()) -> Fa
     for router in extra_routers:
         app.include_router(router)  # type: ignore[arg-type]
     return app
+
+
+def check_exposure(settings: Settings, keys: KeyStore) -> None:
+    """Refuse to serve beyond loopback without an API key: every read would be open."""
+    if is_loopback(settings.server.host):
+        return
+    if not settings.server.api_keys and not keys.any():
+        raise ConfigError(
+            f"refusing to serve on {settings.server.host} without an API key: create one with "
+            "`ragline keys create --tenant NAME` or set server.api_keys "
+            "(RAGLINE_SERVER__API_KEYS), or bind to 127.0.0.1"
+        )
 
 
 class RequestContext:

@@ -16,6 +16,7 @@ from ragline.ingest.pipeline import Ingestor
 from ragline.retrieval.errors import RaglineError
 from ragline.retrieval.pool import CollectionPool
 from ragline.retrieval.settings import Settings
+from ragline.server.errors import scrub
 from ragline.server.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -34,20 +35,34 @@ class Job:
     message: str | None = None
     created: float = field(default_factory=time.time)
     finished: float | None = None
+    owner: str = ""
+    """The identity of the caller that uploaded the files (only it, or an operator key,
+    may see the job)."""
+    tenant: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The job as its caller sees it: file names, never server paths."""
+        report = dict(self.report) if self.report is not None else None
+        if report is not None:
+            report["files_failed"] = _public_errors(report.get("files_failed", []))
         return {
             "id": self.id,
             "collection": self.collection,
             "state": self.state,
             "files_total": len(self.files),
             "files_done": self.files_done,
-            "errors": self.errors,
-            "report": self.report,
-            "message": self.message,
+            "errors": _public_errors(self.errors),
+            "report": report,
+            "message": scrub(self.message) if self.message else None,
             "created": self.created,
             "finished": self.finished,
         }
+
+
+def _public_errors(errors: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [
+        {"path": Path(e.get("path", "")).name, "error": scrub(e.get("error", ""))} for e in errors
+    ]
 
 
 class JobManager:
@@ -64,8 +79,17 @@ class JobManager:
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
 
-    def submit(self, collection: str, paths: list[Path], embedder: str | None = None) -> Job:
-        job = Job(uuid.uuid4().hex[:16], collection, [str(p) for p in paths])
+    def submit(
+        self,
+        collection: str,
+        paths: list[Path],
+        embedder: str | None = None,
+        *,
+        owner: str = "",
+        tenant: str = "",
+    ) -> Job:
+        """Queue an ingestion of ``paths``; their chunks carry ``tenant`` (if any)."""
+        job = Job(uuid.uuid4().hex, collection, [str(p) for p in paths], owner=owner, tenant=tenant)
         with self._lock:
             self._jobs[job.id] = job
             for old in sorted(self._jobs.values(), key=lambda j: j.created)[: -self.keep]:
@@ -97,6 +121,7 @@ class JobManager:
                 embedder=embedder,
                 model=shared,
                 on_chunks_removed=self.pool.on_chunks_removed,
+                metadata={"tenant": job.tenant} if job.tenant else None,
             )
             report = ingestor.run(paths, progress=progress)
             job.report = report.to_dict()

@@ -14,8 +14,9 @@ from ragline.retrieval.settings import Settings
 from ragline.server.batching import SearchBatcher
 from ragline.server.conversations import ConversationStore
 from ragline.server.jobs import JobManager
+from ragline.server.keys import KeyStore
 from ragline.server.metrics import Metrics
-from ragline.server.ratelimit import RateLimiter
+from ragline.server.ratelimit import ConcurrencyLimiter, RateLimiter
 
 
 @dataclass
@@ -28,6 +29,12 @@ class AppState:
     rate_limiter: RateLimiter
     searches: SearchBatcher
     jobs: JobManager
+    keys: KeyStore
+    """Tenant keys (``ragline keys``), re-read when the file changes."""
+    auth_failures: RateLimiter
+    """Requests with a wrong key, per client address."""
+    in_flight: ConcurrencyLimiter
+    """Answers running per caller."""
 
     @property
     def collections(self) -> CollectionPool:

@@ -14,7 +14,7 @@ from ragline.retrieval.settings import ServerSettings, Settings
 from ragline.server import create_app
 from tests.ingest.corpus import write_corpus
 
-API_KEY = "test-key-123456"
+API_KEY = "test-operator-key-123456"
 
 
 @pytest.fixture

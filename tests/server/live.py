@@ -23,7 +23,7 @@ from ragline.retrieval.types import Message
 from ragline.server import create_app
 from ragline.server.state import AppState
 
-API_KEY = "live-key-123456"
+API_KEY = "live-operator-key-123456"
 
 
 @dataclass

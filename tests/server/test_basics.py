@@ -14,7 +14,7 @@ from tests.server.conftest import auth
 def wait_for_job(client: TestClient, job_id: str, timeout: float = 300) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        job: dict[str, Any] = client.get(f"/v1/jobs/{job_id}").json()
+        job: dict[str, Any] = client.get(f"/v1/jobs/{job_id}", headers=auth()).json()
         if job["state"] in ("done", "failed"):
             return job
         assert time.monotonic() < deadline, job
@@ -34,7 +34,9 @@ def test_search_returns_hits_with_per_retriever_scores(
     client: TestClient, docs_collection: str
 ) -> None:
     response = client.post(
-        "/v1/search", json={"query": "enable a unit at boot", "collection": docs_collection, "k": 3}
+        "/v1/search",
+        json={"query": "enable a unit at boot", "collection": docs_collection, "k": 3},
+        headers=auth(),
     )
     assert response.status_code == 200, response.text
     hits = response.json()["hits"]
@@ -48,18 +50,19 @@ def test_search_returns_hits_with_per_retriever_scores(
             "k": 3,
             "filters": {"file_name": "git-0.md"},
         },
+        headers=auth(),
     ).json()["hits"]
     assert filtered and all(h["metadata"]["file_name"] == "git-0.md" for h in filtered)
 
 
 def test_errors_are_one_line_json(client: TestClient) -> None:
-    missing = client.post("/v1/search", json={"query": "x", "collection": "nope"})
+    missing = client.post("/v1/search", json={"query": "x", "collection": "nope"}, headers=auth())
     assert missing.status_code == 404
     assert missing.json()["error"]["message"].startswith("collection 'nope' does not exist")
-    bad = client.post("/v1/search", json={"query": "", "collection": "docs"})
+    bad = client.post("/v1/search", json={"query": "", "collection": "docs"}, headers=auth())
     assert bad.status_code == 422 and "\n" not in bad.json()["error"]["message"]
     garbage = client.post(
-        "/v1/search", content=b"{not json", headers={"content-type": "application/json"}
+        "/v1/search", content=b"{not json", headers={"content-type": "application/json", **auth()}
     )
     assert garbage.status_code == 422
     assert "Traceback" not in garbage.text
@@ -97,7 +100,7 @@ def test_uploaded_files_become_searchable_and_deletable(client: TestClient) -> N
     assert job["state"] == "done" and job["files_done"] == 2
     assert [e["path"].rsplit("/", 1)[-1] for e in job["errors"]] == ["junk.txt"]
     hits = client.post(
-        "/v1/search", json={"query": "insert into a vector set", "collection": "up"}
+        "/v1/search", json={"query": "insert into a vector set", "collection": "up"}, headers=auth()
     ).json()["hits"]
     assert "VADD" in hits[0]["text"]
 
@@ -106,13 +109,13 @@ def test_uploaded_files_become_searchable_and_deletable(client: TestClient) -> N
     deleted = client.delete(f"/v1/collections/up/documents/{doc_id}", headers=auth())
     assert deleted.status_code == 200 and deleted.json()["chunks_removed"] >= 1
     after = client.post(
-        "/v1/search", json={"query": "insert into a vector set", "collection": "up"}
+        "/v1/search", json={"query": "insert into a vector set", "collection": "up"}, headers=auth()
     ).json()["hits"]
     assert all(h["doc_id"] != doc_id for h in after)
     assert (
         client.delete(f"/v1/collections/up/documents/{doc_id}", headers=auth()).status_code == 404
     )
-    listed = client.get("/v1/collections").json()["data"]
+    listed = client.get("/v1/collections", headers=auth()).json()["data"]
     assert [c["name"] for c in listed] == ["up"]
 
 

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -21,6 +22,7 @@ from ragline.llm.gate import GenerationGate
 from ragline.retrieval.types import Message
 from tests.ingest.corpus import write_corpus
 from tests.server.live import (
+    API_KEY,
     STANDALONE,
     Live,
     clean_environment,
@@ -44,7 +46,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 @pytest.fixture
 def client(live: Live) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{live.url}/v1", api_key="x", max_retries=0, timeout=60)
+    return openai.OpenAI(base_url=f"{live.url}/v1", api_key=API_KEY, max_retries=0, timeout=60)
 
 
 @contextmanager
@@ -105,14 +107,14 @@ def test_streaming_chunks_concatenate_and_the_last_carries_citations(
 
 
 def test_raw_stream_is_openai_sse_ending_with_done(live: Live) -> None:
-    import httpx
-
     body = {
         "model": "docs",
         "stream": True,
         "messages": [{"role": "user", "content": "What does Redis answer to PING?"}],
     }
-    with httpx.stream("POST", f"{live.url}/v1/chat/completions", json=body, timeout=60) as r:
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    url = f"{live.url}/v1/chat/completions"
+    with httpx.stream("POST", url, json=body, headers=headers, timeout=60) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
         events = [line for line in r.iter_lines() if line]
     assert all(e.startswith("data: ") for e in events)
@@ -134,7 +136,8 @@ def test_collection_from_an_extra_field_and_unknown_collections(client: openai.O
 
 
 def test_conversation_id_condenses_a_follow_up(live: Live, client: openai.OpenAI) -> None:
-    conversation = {"conversation_id": "conv-42"}
+    created = client.post("/conversations", cast_to=httpx.Response, body={})
+    conversation = {"conversation_id": created.json()["conversation_id"]}
     client.chat.completions.create(
         model="docs",
         messages=[{"role": "user", "content": "What starts services when the machine boots?"}],
@@ -321,7 +324,7 @@ def test_the_real_embedded_model_through_the_openai_client(tmp_path: Path) -> No
         write_corpus(tmp_path / "docs", paragraphs=1)
         Ingestor(settings, "docs", embedder="minilm", workers=1).run([tmp_path / "docs"])
         with live_server(settings) as server:
-            client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="x", timeout=300)
+            client = openai.OpenAI(base_url=f"{server.url}/v1", api_key=API_KEY, timeout=300)
             messages: Any = [{"role": "user", "content": "Which command enables a systemd unit?"}]
             response = client.chat.completions.create(model="docs", messages=messages)
             assert response.choices[0].message.content

@@ -1,118 +1,162 @@
-"""Collections, uploads (background ingestion jobs), jobs and document deletion."""
+"""Collections, uploads (background ingestion jobs), jobs and document deletion.
+
+The upload guard (``ragline.server.guard``) has checked the key and the body size before
+these routes run. Uploads land in ``uploads/<collection>/`` (operator keys) or
+``uploads/<collection>/@<tenant>/`` (tenant keys), so two tenants' files never share a
+path (a document's id is its path); their chunks carry the tenant."""
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, HTTPException, Request, UploadFile
+from fastapi import APIRouter, File, HTTPException, UploadFile
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 
 from ragline.ingest.loaders import SUPPORTED_SUFFIXES
-from ragline.retrieval.collection import Collection, check_name, list_collections
-from ragline.server.security import ReadKey, WriteKey
+from ragline.retrieval.collection import Collection, list_collections
+from ragline.retrieval.settings import Settings
+from ragline.server.openapi import KEYED, errors
+from ragline.server.security import Caller, ReadKey, WriteKey
 from ragline.server.state import StateDep
 
 router = APIRouter(prefix="/v1", tags=["collections"])
 _SAFE = re.compile(r"[^A-Za-z0-9._ \-\u0080-\uffff]")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+CollectionName = Annotated[
+    str, PathParam(pattern=NAME_PATTERN, description="1-63 letters, digits, '.', '_', '-'")
+]
 
 
-@router.get("/collections")
-def collections(state: StateDep, _: ReadKey) -> dict[str, Any]:
+@router.get("/collections", responses=errors(*KEYED))
+def collections(state: StateDep, caller: ReadKey) -> dict[str, Any]:
+    """The collections this key may use, with their counts."""
     rows = []
     for name in list_collections(state.settings):
-        rows.append(state.collections.get(name).stats())
+        if caller.may_see(name):
+            rows.append(state.collections.get(name).stats())
     return {"data": rows}
 
 
 def safe_name(filename: str | None) -> str:
     name = _SAFE.sub("_", Path(filename or "").name).strip(" .")
     if not name:
-        raise HTTPException(422, "an uploaded file has no usable name")
+        raise HTTPException(415, "an uploaded file has no usable name")
     return name[:200]
 
 
-@router.post("/collections/{name}/documents", status_code=202)
+def uploads_dir(settings: Settings, collection: str, tenant: str) -> Path:
+    """Where files uploaded into ``collection`` by ``tenant`` ("" = operator) are kept."""
+    folder = settings.data_dir / "uploads" / collection
+    return folder / f"@{tenant}" if tenant else folder
+
+
+@router.post(
+    "/collections/{name}/documents",
+    status_code=202,
+    responses=errors(400, *KEYED, 413, 415, 422),
+)
 async def upload(
-    name: str,
-    request: Request,
+    name: CollectionName,
     state: StateDep,
-    _: WriteKey,
+    caller: WriteKey,
     files: Annotated[list[UploadFile], File(description="one or more documents")],
 ) -> dict[str, Any]:
-    check_name(name)
-    limit = int(state.settings.server.max_upload_mb * 1024 * 1024)
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > limit * max(1, len(files)) + 1024 * 1024:
-        raise HTTPException(
-            413, f"upload is larger than {state.settings.server.max_upload_mb:g} MB per file"
-        )
+    """Store the files and queue their ingestion; poll ``status_url`` for the job."""
+    caller.check_collection(name)
+    server = state.settings.server
+    if len(files) > server.max_upload_files:
+        raise HTTPException(413, f"an upload carries at most {server.max_upload_files} files")
     names = [safe_name(f.filename) for f in files]
     for filename in names:
         suffix = Path(filename).suffix.lower()
         if suffix not in SUPPORTED_SUFFIXES:
             raise HTTPException(415, f"unsupported file type {suffix or '(none)'}: {filename}")
-    folder = state.settings.data_dir / "uploads" / name
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise HTTPException(400, f"{repeated[0]} is in this upload more than once")
+    folder = uploads_dir(state.settings, name, caller.tenant)
     folder.mkdir(parents=True, exist_ok=True)
-    saved: list[Path] = []
-    for upload_file, filename in zip(files, names, strict=True):
-        saved.append(
-            await _save(upload_file, folder / filename, limit, state.settings.server.max_upload_mb)
-        )
-    job = state.jobs.submit(name, saved)
+    limit = int(server.max_upload_mb * 1024 * 1024)
+    staged: list[Path] = []
+    try:
+        for upload_file, filename in zip(files, names, strict=True):
+            # A unique temporary name: two uploads of one file name never write one file.
+            tmp = folder / f".{secrets.token_hex(8)}.{filename}.part"
+            staged.append(tmp)
+            await _stage(upload_file, tmp, filename, limit, server.max_upload_mb)
+        for tmp, filename in zip(staged, names, strict=True):
+            os.replace(tmp, folder / filename)  # all files passed: none is refused after this
+    finally:
+        for tmp in staged:
+            tmp.unlink(missing_ok=True)  # a failed upload leaves nothing behind
+    job = state.jobs.submit(
+        name, [folder / n for n in names], owner=caller.identity, tenant=caller.tenant
+    )
     return {"job_id": job.id, "status_url": f"/v1/jobs/{job.id}", "files": names}
 
 
-async def _save(upload_file: UploadFile, target: Path, limit: int, limit_mb: float) -> Path:
-    """Stream to a temporary file and rename: a refused upload never replaces a stored one."""
-    tmp = target.with_name(f".{target.name}.part")
+async def _stage(
+    upload_file: UploadFile, tmp: Path, filename: str, limit: int, limit_mb: float
+) -> None:
     size = 0
-    try:
-        with tmp.open("wb") as out:
-            while block := await upload_file.read(1 << 20):
-                size += len(block)
-                if size > limit:
-                    raise HTTPException(413, f"{target.name} is larger than {limit_mb:g} MB")
-                out.write(block)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+    with tmp.open("wb") as out:
+        while block := await upload_file.read(1 << 20):
+            size += len(block)
+            if size > limit:
+                raise HTTPException(413, f"{filename} is larger than {limit_mb:g} MB")
+            await run_in_threadpool(out.write, block)
 
 
-@router.get("/jobs/{job_id}")
-def job_status(
-    job_id: str,
-    state: StateDep,
-    _: ReadKey,
-) -> dict[str, Any]:
+@router.get("/jobs/{job_id}", responses=errors(*KEYED, 404))
+def job_status(job_id: str, state: StateDep, caller: WriteKey) -> dict[str, Any]:
+    """An upload's ingestion job, to the key that uploaded it (or an operator key)."""
     job = state.jobs.get(job_id)
-    if job is None:
+    if job is None or not (job.owner == caller.identity or caller.operator):
         raise HTTPException(404, f"no job {job_id}")
     result: dict[str, Any] = job.to_dict()
     return result
 
 
-@router.delete("/collections/{name}/documents/{doc_id}")
+def _owned(caller: Caller, settings: Settings, collection: str, source: str) -> bool:
+    """Whether ``caller`` may delete the document stored from ``source``: operator keys any,
+    tenant keys only what their tenant uploaded."""
+    if caller.operator:
+        return True
+    if not caller.tenant:
+        return False
+    folder = uploads_dir(settings, collection, caller.tenant).resolve()
+    return Path(source).resolve().parent == folder
+
+
+@router.delete("/collections/{name}/documents/{doc_id}", responses=errors(*KEYED, 404))
 async def delete_document(
-    name: str,
-    doc_id: str,
-    state: StateDep,
-    _: WriteKey,
+    name: CollectionName, doc_id: str, state: StateDep, caller: WriteKey
 ) -> dict[str, Any]:
+    """Delete a document, its chunks, its cached answers and (if uploaded) its file."""
+    caller.check_collection(name)
+    settings = state.settings
+
     def remove() -> tuple[int, int, str | None]:
-        with Collection.open(name, state.settings) as collection:
+        if not Collection.exists(name, settings):
+            return 0, 0, None
+        with Collection.open(
+            name, settings, on_chunks_removed=state.collections.on_chunks_removed
+        ) as collection:
             record = collection.catalog.document(doc_id)
-            source = record.source if record else None
+            if record is None or not _owned(caller, settings, name, record.source):
+                return 0, 0, None
             documents, chunks = collection.remove_documents([doc_id])
-        return documents, chunks, source
+        return documents, chunks, record.source
 
     documents, chunks, source = await run_in_threadpool(state.jobs.run_exclusive, remove)
     if not documents:
         raise HTTPException(404, f"no document {doc_id} in collection {name}")
-    uploads = (state.settings.data_dir / "uploads" / name).resolve()
-    if source and Path(source).resolve().parent == uploads:
+    uploads = (settings.data_dir / "uploads" / name).resolve()
+    if source and uploads in Path(source).resolve().parents:
         Path(source).unlink(missing_ok=True)
     return {"deleted": doc_id, "chunks_removed": chunks}
