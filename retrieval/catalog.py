@@ -136,14 +136,21 @@ class Catalog:
             if commits:
                 self._bump()
 
-    def mark_failed(self, doc_id: str, source: str, error: str) -> None:
-        """A file failed: remember why; its previously stored chunks (if any) stay."""
+    def mark_failed(
+        self, doc_id: str, source: str, error: str, content_hash: str | None = None
+    ) -> None:
+        """A file failed: remember why; its previously stored chunks (if any) stay.
+
+        ``content_hash`` (optional) records what failed, so an unchanged file that fails for a
+        lasting reason need not be parsed again; without it the stored hash is kept."""
         with self.db:
             self.db.execute(
-                "INSERT INTO documents (doc_id, source, state, error, updated) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT(doc_id) DO UPDATE SET state=excluded.state, error=excluded.error, "
+                "INSERT INTO documents (doc_id, source, state, error, content_hash, updated) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(doc_id) DO UPDATE SET "
+                "state=excluded.state, error=excluded.error, "
+                "content_hash=COALESCE(excluded.content_hash, documents.content_hash), "
                 "updated=excluded.updated",
-                (doc_id, source, FAILED, error, time.time()),
+                (doc_id, source, FAILED, error, content_hash, time.time()),
             )
 
     def remove(self, doc_ids: Iterable[str]) -> None:
