@@ -18,10 +18,12 @@ class Element:
 
     ``heading`` is the path of section titles above the element (outermost first); a
     ``Title`` element's own path includes itself. ``page`` is 1-based where the format has
-    pages (PDF, PPTX slides, XLSX sheets are numbered as pages), else None.
+    pages (PDF, PPTX slides, XLSX sheets are numbered as pages; an image is page 1), else
+    None. ``ocr`` marks text read from pixels (images, scanned PDF pages) by OCR.
     """
 
     text: str
     type: str = TEXT
     page: int | None = None
     heading: tuple[str, ...] = ()
+    ocr: bool = False

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterator
+
+from ragline.ingest.elements import Element
+from ragline.ingest.parsing import Parsed
 
 
 def is_cjk(char: str) -> bool:
@@ -40,3 +44,29 @@ def detect_language(text: str, sample: int = 20000) -> str:
     if other / letters >= 0.2:
         return "multi"
     return "en"
+
+
+# A new collection's language is judged on a sample of its first documents.
+LANGUAGE_SAMPLE_DOCS = 16
+LANGUAGE_SAMPLE_CHARS = 100_000
+
+
+def sample_is_enough(sample: list[Parsed]) -> bool:
+    parsed = [p for p in sample if p.error is None]
+    return len(parsed) >= LANGUAGE_SAMPLE_DOCS or (
+        sum(len(e.text) for p in parsed for e in _elements(p)) >= LANGUAGE_SAMPLE_CHARS
+    )
+
+
+def language_sample(sample: list[Parsed]) -> str:
+    """Text of the sampled documents, in path order, each given an equal share."""
+    parsed = sorted((p for p in sample if p.error is None), key=lambda p: str(p.path))
+    share = LANGUAGE_SAMPLE_CHARS // max(1, len(parsed))
+    return "\n".join("\n".join(e.text for e in _elements(p))[:share] for p in parsed)
+
+
+def _elements(parsed: Parsed) -> Iterator[Element]:
+    """A file's elements and those of the members it holds."""
+    yield from parsed.elements
+    for member in parsed.members:
+        yield from member.elements

@@ -10,18 +10,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ragline.ingest.elements import Element
+from ragline.ingest.loaders.containers import Member
 from ragline.retrieval.errors import LoaderError
 from ragline.retrieval.settings import IngestSettings
 
 
 @dataclass(frozen=True)
 class Parsed:
-    """The outcome for one file: elements, or a one-line error."""
+    """The outcome for one file: elements (and the members of a container), or a one-line
+    error."""
 
     path: Path
     mime_type: str = ""
     elements: tuple[Element, ...] = ()
     error: str | None = None
+    members: tuple[Member, ...] = ()
 
 
 def parse_file(path: Path, settings: IngestSettings) -> Parsed:
@@ -37,7 +40,7 @@ def parse_file(path: Path, settings: IngestSettings) -> Parsed:
     except Exception as exc:  # a loader bug must not stop the run
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return Parsed(path, error=f"{type(exc).__name__}: {first_line}"[:300])
-    return Parsed(path, loaded.mime_type, loaded.elements)
+    return Parsed(path, loaded.mime_type, loaded.elements, members=loaded.members)
 
 
 Parser = Callable[[Path, IngestSettings], Parsed]

@@ -9,7 +9,6 @@ reaches the same end state as an uninterrupted run.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -22,10 +21,29 @@ import numpy as np
 
 from ragline.ingest.chunking import Chunker
 from ragline.ingest.discover import discover
-from ragline.ingest.language import detect_language
+from ragline.ingest.documents import (
+    Candidate,
+    Pending,
+    StoredMembers,
+    base_metadata,
+    build_chunks,
+    file_hash,
+    member_source,
+    source_uri,
+)
+from ragline.ingest.elements import Element
+from ragline.ingest.failures import failure_key, lasting
+from ragline.ingest.language import (
+    LANGUAGE_SAMPLE_CHARS,
+    detect_language,
+    language_sample,
+    sample_is_enough,
+)
+from ragline.ingest.loaders.containers import CONTAINER_SUFFIXES
 from ragline.ingest.parsing import Parsed, parse_all
+from ragline.ingest.prune import PrunePlan, plan_prune
 from ragline.retrieval import embedders
-from ragline.retrieval.catalog import DONE, CommitInfo
+from ragline.retrieval.catalog import DONE, FAILED, CommitInfo
 from ragline.retrieval.collection import ChunksRemoved, Collection
 from ragline.retrieval.embedders.base import Embedder
 from ragline.retrieval.embedders.cache import CachedEmbedder, EmbeddingCache
@@ -52,25 +70,6 @@ class IngestReport:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(vars(self))
-
-
-@dataclass
-class _Pending:
-    parsed: Parsed
-    doc_id: str
-    content_hash: str
-    size: int
-    modified: float
-    chunks: list[Chunk]
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    path: Path
-    doc_id: str
-    content_hash: str
-    size: int
-    modified: float
 
 
 Progress = Callable[[str, Path], None]
@@ -111,15 +110,24 @@ class Ingestor:
         self._cache: EmbeddingCache | None = None
         self._embedder: CachedEmbedder | None = None
         self._chunker: Chunker | None = None
+        self._members: StoredMembers | None = None
 
     # -- public -------------------------------------------------------------------------
     def run(
-        self, paths: Iterable[Path], prune: bool = False, progress: Progress | None = None
+        self,
+        paths: Iterable[Path],
+        prune: bool = False,
+        progress: Progress | None = None,
+        force: bool = False,
     ) -> IngestReport:
+        """Ingest ``paths``. With ``prune``, documents under these paths whose files are gone
+        are removed too — refused (IngestError, nothing changed) when a directory yields no
+        files or too much would go, unless ``force`` (see ``ragline.ingest.prune``)."""
         started = time.perf_counter()
         report = IngestReport(self.name)
         notify = progress or (lambda _state, _path: None)
-        files = list(discover(paths))
+        roots = list(paths)
+        files = list(discover(roots))
         if Collection.exists(self.name, self.settings):
             self.collection = Collection.open(
                 self.name,
@@ -128,41 +136,46 @@ class Ingestor:
                 on_chunks_removed=self.on_chunks_removed,
             )
         try:
-            in_flight: dict[Path, _Candidate] = {}
+            plan: PrunePlan | None = None
+            if prune and self.collection is not None:
+                plan = plan_prune(
+                    self.collection.catalog.documents(),
+                    roots,
+                    files,
+                    self.settings.ingest.prune_max_share,
+                    force,
+                )
+            in_flight: dict[Path, Candidate] = {}
 
             def to_parse() -> Iterator[Path]:
                 for candidate in self._select(files, report, notify):
                     in_flight[candidate.path] = candidate
                     yield candidate.path
 
-            batch: list[_Pending] = []
-            sample: list[tuple[Parsed, _Candidate]] = []
+            batch: list[Pending] = []
+            sample: list[tuple[Parsed, Candidate]] = []
             for parsed in parse_all(to_parse(), self.settings.ingest, self.workers):
                 ready = [(parsed, in_flight.pop(parsed.path))]
                 if self.collection is None:
                     # a new collection's language (and so its embedder) is judged on a
                     # sample of documents, not on whichever file happened to parse first
                     sample += ready
-                    if not _sample_is_enough([p for p, _ in sample]):
+                    if not sample_is_enough([p for p, _ in sample]):
                         continue
                     self.collection = self._create([p for p, _ in sample])
                     ready, sample = sample, []
                 for parsed_file, candidate in ready:
-                    pending = self._prepare(parsed_file, candidate, report, notify)
-                    if pending is not None:
-                        batch.append(pending)
+                    batch += self._prepare(parsed_file, candidate, report, notify)
                     if sum(len(p.chunks) for p in batch) >= self.settings.ingest.flush_chunks:
                         self._flush(batch, report, notify)
                         batch = []
             if sample:
                 self.collection = self._create([p for p, _ in sample])
                 for parsed_file, candidate in sample:
-                    pending = self._prepare(parsed_file, candidate, report, notify)
-                    if pending is not None:
-                        batch.append(pending)
+                    batch += self._prepare(parsed_file, candidate, report, notify)
             self._flush(batch, report, notify)
-            if prune and self.collection is not None:
-                self._prune(report)
+            if plan is not None:
+                self._prune(plan, report)
         finally:
             if self.collection is not None:
                 report.index_version = self.collection.index_version
@@ -178,57 +191,98 @@ class Ingestor:
     # -- steps --------------------------------------------------------------------------
     def _select(
         self, files: list[Path], report: IngestReport, notify: Progress
-    ) -> Iterator[_Candidate]:
-        """Hash every file; yield those that are new, changed, or not cleanly stored."""
+    ) -> Iterator[Candidate]:
+        """Hash every file; yield those that are new, changed, or not cleanly stored. An
+        unchanged file that failed for a lasting reason is reported again, not parsed again."""
         limit = self.settings.ingest.max_file_mb * 1024 * 1024
         for path in files:
-            doc_id = document_id(source_uri(path))
+            source = source_uri(path)
+            doc_id = document_id(source)
             try:
                 stat = path.stat()
                 digest = "" if stat.st_size > limit else file_hash(path)
             except OSError as exc:
                 self._fail(report, notify, path, doc_id, f"cannot read file: {exc.strerror or exc}")
                 continue
-            record = None if self.collection is None else self.collection.catalog.document(doc_id)
-            if record is not None and record.state == DONE and record.content_hash == digest:
+            if self._unchanged(doc_id, digest):
                 report.files_skipped += 1
                 notify("skipped", path)
+                if source.lower().endswith(CONTAINER_SUFFIXES):
+                    for member, error in self._stored_members().failed(source):
+                        self._report_failure(report, notify, Path(member), error)
                 continue
-            yield _Candidate(path, doc_id, digest, stat.st_size, stat.st_mtime)
+            record = None if self.collection is None else self.collection.catalog.document(doc_id)
+            if (
+                digest
+                and record is not None
+                and record.state == FAILED
+                and record.error
+                and record.content_hash == failure_key(digest, self.settings.ingest)
+            ):
+                self._report_failure(report, notify, path, record.error)
+                continue
+            yield Candidate(path, doc_id, digest, stat.st_size, stat.st_mtime)
 
     def _prepare(
-        self, parsed: Parsed, c: _Candidate, report: IngestReport, notify: Progress
-    ) -> _Pending | None:
+        self, parsed: Parsed, c: Candidate, report: IngestReport, notify: Progress
+    ) -> list[Pending]:
+        """The documents of one parsed file: its members (if it is a container) first, the
+        file itself last, so a container is committed only after everything it holds."""
         if parsed.error is not None:
-            self._fail(report, notify, c.path, c.doc_id, parsed.error)
-            return None
+            self._fail(report, notify, c.path, c.doc_id, parsed.error, c.content_hash)
+            return []
         if self.collection is None:
             self.collection = self._create([parsed])
-        chunker = self._get_chunker()
-        drafts = chunker.split(parsed.elements)
-        if not drafts:
-            self._fail(report, notify, c.path, c.doc_id, "no text found")
-            return None
         source = source_uri(c.path)
-        base: dict[str, MetaValue] = {
-            "source": source,
-            "file_name": c.path.name,
-            "file_type": c.path.suffix.lower().lstrip("."),
-            "mime_type": parsed.mime_type,
-            "modified": c.modified,
-            **self.metadata,
-        }
-        chunks = []
-        for position, d in enumerate(drafts):
-            meta = dict(base, element_type=d.element_type, start=d.start, end=d.end)
-            if d.page is not None:
-                meta["page"] = d.page
-            if d.heading:
-                meta["heading"] = " > ".join(d.heading)
-            chunks.append(Chunk.create(c.doc_id, d.text, position, meta))
-        return _Pending(parsed, c.doc_id, c.content_hash, c.size, c.modified, chunks)
+        out: list[Pending] = []
+        for m in parsed.members:
+            label = Path(member_source(source, m.name))
+            m_source = source_uri(label)
+            m_id = document_id(m_source)
+            if m.error is not None:
+                self._fail(report, notify, label, m_id, m.error, m.content_hash)
+                continue
+            if self._unchanged(m_id, m.content_hash):
+                report.files_skipped += 1
+                notify("skipped", label)
+                continue
+            chunks = self._chunks(m.elements, m_id, m_source, m.mime_type, c.modified)
+            if not chunks:
+                self._fail(report, notify, label, m_id, "no text found", m.content_hash)
+                continue
+            out.append(
+                Pending(
+                    label, m_source, m_id, m.content_hash, m.mime_type, m.size, c.modified, chunks
+                )
+            )
+        chunks = self._chunks(parsed.elements, c.doc_id, source, parsed.mime_type, c.modified)
+        if not chunks and not parsed.members:
+            self._fail(report, notify, c.path, c.doc_id, "no text found", c.content_hash)
+            return out
+        stale: list[str] = []
+        if source.lower().endswith(CONTAINER_SUFFIXES):
+            current = {source_uri(Path(member_source(source, m.name))) for m in parsed.members}
+            stale = self._stored_members().stale(source, current)
+        mime = parsed.mime_type
+        out.append(
+            Pending(
+                c.path, source, c.doc_id, c.content_hash, mime, c.size, c.modified, chunks, stale
+            )
+        )
+        return out
 
-    def _flush(self, batch: list[_Pending], report: IngestReport, notify: Progress) -> None:
+    def _unchanged(self, doc_id: str, content_hash: str) -> bool:
+        """Stored cleanly with this content: nothing to do."""
+        record = None if self.collection is None else self.collection.catalog.document(doc_id)
+        return record is not None and record.state == DONE and record.content_hash == content_hash
+
+    def _chunks(
+        self, elements: tuple[Element, ...], doc_id: str, source: str, mime: str, modified: float
+    ) -> list[Chunk]:
+        base = {**base_metadata(source, mime, modified), **self.metadata}
+        return build_chunks(self._get_chunker(), elements, doc_id, base)
+
+    def _flush(self, batch: list[Pending], report: IngestReport, notify: Progress) -> None:
         if not batch or self.collection is None:
             return
         collection = self.collection
@@ -236,9 +290,7 @@ class Ingestor:
         chunks = [chunk for p in batch for chunk in p.chunks]
         vectors = self._get_embedder().embed_documents([c.text for c in chunks])
         previous = {p.doc_id: catalog.document(p.doc_id) for p in batch}
-        catalog.begin_writes(
-            [(p.doc_id, source_uri(p.parsed.path), [c.id for c in p.chunks]) for p in batch]
-        )
+        catalog.begin_writes([(p.doc_id, p.source, [c.id for c in p.chunks]) for p in batch])
         collection.upsert(chunks, np.asarray(vectors, dtype=np.float32))
         stale: set[str] = set()
         added = 0
@@ -252,14 +304,19 @@ class Ingestor:
             report.chunks_removed += len(committed - new_ids)
         if stale:
             collection.delete(sorted(stale))
+        gone = [doc_id for p in batch for doc_id in p.stale]
+        if gone:  # members a container no longer holds, removed before it is committed
+            removed_documents, removed_chunks = collection.remove_documents(gone)
+            report.documents_removed += removed_documents
+            report.chunks_removed += removed_chunks
         catalog.commit_writes(
             [
                 CommitInfo(
                     p.doc_id,
-                    source_uri(p.parsed.path),
+                    p.source,
                     p.content_hash,
                     tuple(c.id for c in p.chunks),
-                    p.parsed.mime_type,
+                    p.mime_type,
                     p.size,
                     p.modified,
                 )
@@ -269,30 +326,45 @@ class Ingestor:
         report.chunks_added += added
         for p in batch:
             report.files_ok += 1
-            notify("ok", p.parsed.path)
+            notify("ok", p.label)
 
-    def _prune(self, report: IngestReport) -> None:
-        """Remove documents whose files are gone, with all their chunks."""
+    def _prune(self, plan: PrunePlan, report: IngestReport) -> None:
+        """Remove the documents whose files are gone, with all their chunks."""
         assert self.collection is not None
-        gone = [
-            r.doc_id for r in self.collection.catalog.documents() if not Path(r.source).exists()
-        ]
-        documents, chunks = self.collection.remove_documents(gone)
+        if plan.kept_unreadable:
+            log.warning(
+                "prune: kept %d documents whose files could not be checked", plan.kept_unreadable
+            )
+        documents, chunks = self.collection.remove_documents(plan.doc_ids)
         report.documents_removed += documents
         report.chunks_removed += chunks
 
     def _fail(
-        self, report: IngestReport, notify: Progress, path: Path, doc_id: str, error: str
+        self,
+        report: IngestReport,
+        notify: Progress,
+        path: Path,
+        doc_id: str,
+        error: str,
+        content_hash: str = "",
     ) -> None:
-        report.files_failed.append({"path": str(path), "error": error})
+        """Record a failure; a lasting one with the file's hash, so it is not parsed again."""
         if self.collection is not None:
-            self.collection.catalog.mark_failed(doc_id, source_uri(path), error)
+            key = None
+            if content_hash and lasting(error):
+                key = failure_key(content_hash, self.settings.ingest)
+            self.collection.catalog.mark_failed(doc_id, source_uri(path), error, key)
+        self._report_failure(report, notify, path, error)
+
+    @staticmethod
+    def _report_failure(report: IngestReport, notify: Progress, path: Path, error: str) -> None:
+        report.files_failed.append({"path": str(path), "error": error})
         notify("failed", path)
 
     # -- lazily built parts ---------------------------------------------------------------
     def _create(self, sample: list[Parsed]) -> Collection:
         name = self.embedder_name
-        language = detect_language(_language_sample(sample), sample=LANGUAGE_SAMPLE_CHARS)
+        language = detect_language(language_sample(sample), sample=LANGUAGE_SAMPLE_CHARS)
         if name == "auto":
             name = embedders.for_language(language)
         log.info("creating collection %s (language %s, embedder %s)", self.name, language, name)
@@ -316,6 +388,12 @@ class Ingestor:
             )
         return self._chunker
 
+    def _stored_members(self) -> StoredMembers:
+        if self._members is None:
+            assert self.collection is not None
+            self._members = StoredMembers(self.collection.catalog.documents())
+        return self._members
+
     def _get_embedder(self) -> CachedEmbedder:
         if self._embedder is None:
             assert self.collection is not None
@@ -323,33 +401,3 @@ class Ingestor:
                 self._cache = EmbeddingCache(self.settings.cache_dir / "embeddings.sqlite")
             self._embedder = CachedEmbedder(self.collection.embedder, self._cache)
         return self._embedder
-
-
-def source_uri(path: Path) -> str:
-    return str(path.absolute())
-
-
-def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-LANGUAGE_SAMPLE_DOCS = 16
-LANGUAGE_SAMPLE_CHARS = 100_000
-
-
-def _sample_is_enough(sample: list[Parsed]) -> bool:
-    parsed = [p for p in sample if p.error is None]
-    return len(parsed) >= LANGUAGE_SAMPLE_DOCS or (
-        sum(len(e.text) for p in parsed for e in p.elements) >= LANGUAGE_SAMPLE_CHARS
-    )
-
-
-def _language_sample(sample: list[Parsed]) -> str:
-    """Text of the sampled documents, in path order, each given an equal share."""
-    parsed = sorted((p for p in sample if p.error is None), key=lambda p: str(p.path))
-    share = LANGUAGE_SAMPLE_CHARS // max(1, len(parsed))
-    return "\n".join("\n".join(e.text for e in p.elements)[:share] for p in parsed)

@@ -21,7 +21,16 @@ def ingest(
         int | None, typer.Option(help="Parser processes (default: one per core).", min=1)
     ] = None,
     prune: Annotated[
-        bool, typer.Option("--prune", help="Remove documents whose files are gone.")
+        bool,
+        typer.Option("--prune", help="Also remove documents under PATHS whose files are gone."),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="With --prune: prune even when a directory yields no files or more than "
+            "ingest.prune_max_share of the collection would go.",
+        ),
     ] = False,
     embedder: Annotated[
         str | None,
@@ -48,10 +57,14 @@ def ingest(
         from tqdm import tqdm
 
         bar = tqdm(desc="ingest", unit="file", dynamic_ncols=True)
-        report = ingestor.run(paths, prune=prune, progress=lambda _s, _p: bar.update(1))
-        bar.close()
+        try:
+            report = ingestor.run(
+                paths, prune=prune, force=force, progress=lambda _s, _p: bar.update(1)
+            )
+        finally:
+            bar.close()
     else:
-        report = ingestor.run(paths, prune=prune)
+        report = ingestor.run(paths, prune=prune, force=force)
     if as_json:
         print_json(report.to_dict())
     elif not quiet:
@@ -63,8 +76,9 @@ def ingest(
 def _summary(report: IngestReport) -> None:
     typer.echo(
         f"{report.collection}: {report.files_ok} ingested, {report.files_skipped} unchanged, "
-        f"{len(report.files_failed)} failed; +{report.chunks_added} / -{report.chunks_removed} "
-        f"chunks; index version {report.index_version}; {report.seconds:.1f} s"
+        f"{len(report.files_failed)} failed, {report.documents_removed} removed; "
+        f"+{report.chunks_added} / -{report.chunks_removed} chunks; "
+        f"index version {report.index_version}; {report.seconds:.1f} s"
     )
     for failure in report.files_failed:
         typer.echo(f"  failed: {failure['path']}: {failure['error']}", err=True)

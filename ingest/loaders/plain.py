@@ -1,4 +1,9 @@
-"""Plain text and reStructuredText read without unstructured: paragraphs, and RST titles."""
+"""Plain text and reStructuredText read without unstructured: paragraphs, and RST titles.
+
+RST is read as text, never run through docutils: directives are not executed, so an
+``.. include::`` never pulls another file into the document (the directive line is dropped;
+the named file is ingested, or not, on its own).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from ragline.ingest.loaders.headings import HeadingPath
 
 # A line of one repeated ASCII punctuation character: an RST title adornment or transition.
 _ADORNMENT = re.compile(r"([!-/:-@\[-`{-~])\1*[ \t]*$")
+_INCLUDE = re.compile(r"^[ \t]*\.\.[ \t]+(?:include|literalinclude)::.*$", re.MULTILINE)
 # docutils accepts an underline shorter than its title from this length on.
 _MIN_ADORNMENT = 4
 
@@ -39,7 +45,7 @@ def _paragraphs(lines: list[str]) -> list[str]:
 def parse_rst(text: str) -> list[Element]:
     """reStructuredText: titles (underlined, optionally overlined) nest by order of first use
     of their adornment style, as docutils does; everything else is paragraphs."""
-    lines = text.split("\n")
+    lines = _INCLUDE.sub("", text).split("\n")
     styles: list[tuple[str, bool]] = []
     headings = HeadingPath()
     out: list[Element] = []
