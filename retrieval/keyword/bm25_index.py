@@ -184,7 +184,7 @@ class KeywordIndex:
         self, query: str, k: int, where: Filter | None = None
     ) -> list[tuple[str, float]]:
         """:meth:`search` as (chunk id, score) pairs, without reading the chunks."""
-        tokens = self.tokenizer.tokenize(query)
+        tokens = self.tokenizer.tokenize_query(query)
         matrix = self._current()
         if k <= 0 or not tokens or matrix.model is None:
             return []
