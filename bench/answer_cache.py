@@ -63,6 +63,10 @@ PARAPHRASES = [
     ("How many workers does ingest use by default?",
      "By default, how many workers does ingest use?"),
     ("How do I clear the answer cache?", "How can I empty the answer cache?"),
+    ("How do I convert a number to a string?", "How can I turn a number into a string?"),
+    ("Should I run migrations before deploying?", "Should I deploy after running migrations?"),
+    ("How do I copy files from the server to my laptop?",
+     "How can I copy files from the server onto my laptop?"),
 ]  # fmt: skip
 
 NEAR_MISSES = [
@@ -86,6 +90,19 @@ NEAR_MISSES = [
     ("Which vector stores are supported?", "Which embedding models are supported?"),
     ("How do I delete a collection?", "How do I rename a collection?"),
     ("How do I encrypt the cache?", "How do I decrypt the cache?"),
+    # direction and roles: the same words, the other way round
+    ("How do I convert a number to a string?", "How do I convert a string to a number?"),
+    ("How do I copy files from the server to my laptop?",
+     "How do I copy files from my laptop to the server?"),
+    ("Should I run migrations before deploying?", "Should I deploy before running migrations?"),
+    ("Is Python faster than Java?", "Is Java faster than Python?"),
+    ("How do I migrate from MySQL to PostgreSQL?", "How do I migrate from PostgreSQL to MySQL?"),
+    ("How do I convert a list into a tuple?", "How do I convert a tuple into a list?"),
+    ("怎样把数字转换为字符串？", "怎样把字符串转换为数字？"),
+    ("提交之前要先测试吗？", "测试之前要先提交吗？"),
+    # negations
+    ("Which files are ingested?", "Which files are not ingested?"),
+    ("Why is the cache used?", "Why is the cache never used?"),
 ]  # fmt: skip
 
 _SUBJECTS = [
@@ -214,13 +231,13 @@ def run(
 
 def sweep(vectors: dict[str, Any]) -> list[dict[str, Any]]:
     """Paraphrase hit rate and near-miss false hits by threshold, with and without guards."""
-    from ragline.cache.keys import guard_tokens, normalise_question
+    from ragline.cache.keys import compatible, guard_tokens, normalise_question
 
     def sim(a: str, b: str) -> float:
         return float(vectors[a] @ vectors[b])
 
     def same_guard(a: str, b: str) -> bool:
-        return guard_tokens(normalise_question(a)) == guard_tokens(normalise_question(b))
+        return compatible(guard_tokens(normalise_question(a)), guard_tokens(normalise_question(b)))
 
     rows = []
     for threshold in (0.75, 0.80, 0.85, 0.90, 0.95):

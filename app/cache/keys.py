@@ -9,11 +9,12 @@ inside one namespace.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any
@@ -38,8 +39,6 @@ _POLARITY_WORDS = {
     "stop": "stop stopped stops stopping halt halted shutdown",
     "up": "increase increased increases increasing raise raising",
     "down": "decrease decreased decreases decreasing reduce reduced reducing lower lowering",
-    "before": "before",
-    "after": "after",
     "min": "min minimum smallest",
     "max": "max maximum largest",
     "upload": "upload uploaded uploading import imported importing",
@@ -52,6 +51,72 @@ _POLARITY_WORDS = {
 _POLARITY = {word: cls for cls, words in _POLARITY_WORDS.items() for word in words.split()}
 _PHRASES = re.compile(r"\b(?:turn|switch)(?:ed|ing|s)? (on|off)\b|\bshut(?:ting|s)? down\b")
 _WORD = re.compile(r"[a-z]+")
+# Direction: "convert a number to a string" is not "convert a string to a number", nor is
+# "A before B" "B before A" — and embeddings barely tell them apart (MiniLM: 0.97). The
+# nearest content words around a directional word give an ordered pair ("number>string");
+# "after" and "from … to" are written the other way round, so "B after A" equals "A before B".
+_DIRECTIONAL = {"to": 1, "into": 1, "onto": 1, "than": 1, "before": 1, "after": -1}
+_TOKEN = re.compile(r"[a-z0-9_.+#-]*[a-z0-9_+#]|[\u4e00-\u9fff]")
+_FILLER = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "my",
+        "our",
+        "your",
+        "their",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "some",
+        "any",
+        "of",
+        "for",
+        "in",
+        "on",
+        "at",
+        "by",
+        "with",
+        "how",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "should",
+        "would",
+        "i",
+        "we",
+        "you",
+        "it",
+        "is",
+        "are",
+        "be",
+        "been",
+        "was",
+        "were",
+        "what",
+        "which",
+        "when",
+        "where",
+        "why",
+        "who",
+        "whom",
+        "from",
+        "and",
+        "or",
+        "best",
+        "properly",
+        "correctly",
+    ]
+)
+_CJK_DIRECTIONAL = re.compile(
+    r"([\u4e00-\u9fff]{1,4})(转换为|转换成|转为|转成|改为|改成|变成|之前|以前|之后|以后)"
+    r"([\u4e00-\u9fff]{1,4})"
+)
 
 
 def _polarity(text: str) -> set[str]:
@@ -66,15 +131,88 @@ def normalise_question(question: str) -> str:
     return _TRAILING.sub("", text)
 
 
+_WINDOW = 3
+"""Content words on each side of a directional word that take part in its pairs."""
+
+
+@functools.cache
+def _english_stem() -> Callable[[str], str]:
+    import Stemmer
+
+    stem: Callable[[str], str] = Stemmer.Stemmer("english").stemWord
+    return stem
+
+
+def _stem(word: str) -> str:
+    return _english_stem()(word) if word.isascii() else word
+
+
+def _directions(normalised: str) -> set[str]:
+    """Ordered pairs of content words on either side of a directional word
+    ("number>string"), up to :data:`_WINDOW` words each side."""
+    words = _TOKEN.findall(normalised)
+    found = set()
+    for i, word in enumerate(words):
+        sign = _DIRECTIONAL.get(word)
+        if sign is None:
+            continue
+        left = _content(reversed(words[:i]))
+        right = _content(words[i + 1 :])
+        for a in left:
+            for b in right:
+                x, y = (_stem(a), _stem(b)) if sign > 0 else (_stem(b), _stem(a))
+                if x != y:
+                    found.add(f"{x}>{y}")
+    for match in _CJK_DIRECTIONAL.finditer(normalised):
+        head, marker, tail = match.group(1).lstrip("把将"), match.group(2), match.group(3)
+        for a in _bigrams(head):
+            for b in _bigrams(tail):
+                pair = f"{b}>{a}" if marker in ("之后", "以后") else f"{a}>{b}"
+                if a != b:
+                    found.add(pair)
+    return found
+
+
+def _bigrams(text: str) -> list[str]:
+    return [text[i : i + 2] for i in range(max(1, len(text) - 1))]
+
+
+def _content(words: Iterable[str]) -> list[str]:
+    out = []
+    for w in words:
+        if w in _DIRECTIONAL:
+            break
+        if w not in _FILLER:
+            out.append(w)
+            if len(out) == _WINDOW:
+                break
+    return out
+
+
+def compatible(a: Sequence[str], b: Sequence[str]) -> bool:
+    """Whether two questions' guard tokens allow one's answer for the other: the same
+    numbers, negation and polarity, and no direction of one reversed in the other (a
+    paraphrase may drop or add a direction; it may not turn one around)."""
+    exact_a = [t for t in a if not t.startswith("→")]
+    exact_b = [t for t in b if not t.startswith("→")]
+    if exact_a != exact_b:
+        return False
+    mine = {t[1:] for t in a if t.startswith("→")}
+    theirs = {t[1:] for t in b if t.startswith("→")}
+    return not any(">".join(reversed(d.split(">", 1))) in theirs for d in mine)
+
+
 def guard_tokens(normalised: str) -> tuple[str, ...]:
     """What two questions must share exactly before a paraphrase match counts: numbers and
-    versions ("3.11", "12"), negation, and the polarity of a few opposite verbs (enable vs
-    disable, add vs remove…). Embeddings barely separate "Python 3.11 on Debian 12" from
+    versions ("3.11", "12"), negation, the polarity of a few opposite verbs (enable vs
+    disable, add vs remove…) and direction ("number to string" vs "string to number", "A
+    before B" vs "B before A"). Embeddings barely separate "Python 3.11 on Debian 12" from
     "Python 3.12 on Debian 11" (cosine 0.99 with MiniLM); this does."""
     numbers = sorted(n.replace(",", ".") for n in _NUMBER.findall(normalised))
     negated = ["¬"] if _NEGATION.search(normalised) else []
     polarity = sorted(_polarity(normalised))
-    return (*numbers, *negated, *(f"~{p}" for p in polarity))
+    directions = sorted(_directions(normalised))
+    return (*numbers, *negated, *(f"~{p}" for p in polarity), *(f"→{d}" for d in directions))
 
 
 def digest(value: Any, size: int = 32) -> str:

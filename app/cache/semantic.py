@@ -11,6 +11,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ragline.cache.entries import Candidate
+from ragline.cache.keys import compatible
 
 OverlapKind = Literal["cited_share", "jaccard"]
 _MAX_CANDIDATES = 8
@@ -130,7 +131,7 @@ def accept(
     """Candidates that pass the guard-token and overlap rules, best first, with overlap."""
     out = []
     for candidate in candidates:
-        if candidate.guard != guard:
+        if not compatible(candidate.guard, guard):
             continue
         share = overlap(candidate.cited, retrieved, kind)
         if share >= min_overlap:

@@ -84,6 +84,12 @@ def test_paraphrase_hits_with_real_embeddings(
         ("How do I enable OCR for scanned PDFs?", "How do I disable OCR for scanned PDFs?"),
         ("Why does ingest work on Windows?", "Why doesn't ingest work on Windows?"),
         ("How do I create a collection?", "How do I delete a collection?"),
+        # the same words the other way round
+        ("How do I convert a number to a string?", "How do I convert a string to a number?"),
+        ("Should I run migrations before deploying?", "Should I deploy before running migrations?"),
+        ("Is Python faster than Java?", "Is Java faster than Python?"),
+        ("怎样把数字转换为字符串？", "怎样把字符串转换为数字？"),
+        ("Which files are ingested?", "Which files are not ingested?"),
     ],
 )
 def test_similar_but_different_questions_miss(
@@ -96,6 +102,25 @@ def test_similar_but_different_questions_miss(
     assert similarity > 0.6  # embeddings alone would reuse the answer
     assert cache.check(asked, ns, minilm.embed_query(asked), ["c1"]) is None
     assert cache.stats()["rejected_guard"] == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("cached", "asked"),
+    [
+        ("How do I convert a number to a string?", "How can I turn a number into a string?"),
+        ("Should I run migrations before deploying?", "Should I deploy after running migrations?"),
+        ("How do I delete a collection?", "How can I remove a collection?"),
+    ],
+)
+def test_paraphrases_keeping_the_direction_still_hit(
+    backend: str, make_cache: MakeCache, minilm: Embedder, cached: str, asked: str
+) -> None:
+    cache = make_cache(backend, similarity_threshold=0.6)
+    ns = namespace()
+    cache.store(cached, ns, minilm.embed_query(cached), ANSWER, ["c1"])
+    hit = cache.check(asked, ns, minilm.embed_query(asked), ["c1"])
+    assert hit is not None and hit.kind == "semantic"
 
 
 def test_namespaces_separate_tenants_and_everything_else(

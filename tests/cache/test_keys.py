@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ragline.cache import CacheNamespace, exact_key, guard_tokens, normalise_question
+from ragline.cache.keys import compatible
 from ragline.cache.semantic import Row, VectorIndex, accept, overlap
 from ragline.llm import GenerationParams
 from ragline.retrieval.settings import RetrievalSettings
@@ -42,6 +43,32 @@ def test_guard_tokens() -> None:
     assert g("How do I delete a collection") == g("How can I remove a collection") == ("~remove",)
     assert g("How do I create a collection") == ("~add",)
     assert g("What is RAG") == ()
+    assert g("Convert a number to a string") == ("→convert>string", "→number>string")
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("convert a number to a string", "convert a string to a number", False),
+        ("convert a number to a string", "turn a number into a string", True),
+        ("run migrations before deploying", "deploy before running migrations", False),
+        ("run migrations before deploying", "deploy after running migrations", True),
+        (
+            "copy files from the server to my laptop",
+            "copy files from my laptop to the server",
+            False,
+        ),
+        ("is python faster than java", "is java faster than python", False),
+        ("把数字转换为字符串", "把字符串转换为数字", False),
+        ("把数字转换为字符串", "将数字转成字符串", True),
+        ("delete a collection", "remove a collection", True),
+        ("install python 3.11", "install python 3.12", False),
+    ],
+)
+def test_direction_guard(a: str, b: str, same: bool) -> None:
+    """A paraphrase may drop or add a direction; it may not turn one around."""
+    assert compatible(guard_tokens(a), guard_tokens(b)) is same
+    assert compatible(guard_tokens(b), guard_tokens(a)) is same
 
 
 def test_namespace_digest_is_stable_and_covers_every_field() -> None:
