@@ -1,14 +1,19 @@
-"""Citation checking: numbers that point nowhere are removed, unsupported sentences flagged.
+"""Citation checking: numbers that point nowhere are removed, unsupported sentences flagged,
+and (``attribute=True``) sentences the model left uncited get the source that supports them.
 
 A sentence is supported when enough of its content words (CJK: character bigrams) occur in
-the sources it cites, or, failing that, when its embedding is close to theirs.
+the sources it cites, or, failing that, when its embedding is close to theirs. Small models
+often answer correctly from a source without writing its number; attribution adds the
+number of the source holding most of the sentence's content words (at least
+``min_overlap`` of them), the same test a cited sentence must pass, and reports which
+numbers it added (``Checked.attributed``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +80,8 @@ class Checked:
     citations: list[Citation]
     removed: list[int]
     unsupported: list[str]
+    attributed: list[int] = field(default_factory=list)
+    """Source numbers ragline added to sentences the model left uncited."""
 
 
 def terms(text: str) -> set[str]:
@@ -92,9 +99,11 @@ def check_citations(
     embed: Callable[[list[str]], np.ndarray] | None = None,
     min_overlap: float = 0.5,
     min_similarity: float = 0.6,
+    attribute: bool = False,
 ) -> Checked:
     by_number = {s.number: s for s in sources}
     removed: list[int] = []
+    attributed: list[int] = []
 
     def keep_valid(match: re.Match[str]) -> str:
         numbers = [int(n) for n in re.split(r"\s*[,，、]\s*", match.group(1))]
@@ -104,6 +113,8 @@ def check_citations(
 
     clean = MARKER.sub(keep_valid, FENCE_ECHO.sub("", text))
     clean = _SPACE_BEFORE_PUNCT.sub(r"\1", clean).strip()
+    if attribute and sources:
+        clean, attributed = _attribute(clean, sources, min_overlap)
     cited_numbers: list[int] = []
     unsupported: list[str] = []
     for sentence in (s.strip() for s in _SENTENCE.split(clean)):
@@ -118,7 +129,40 @@ def check_citations(
         if not _supported(claim, evidence, embed, min_overlap, min_similarity):
             unsupported.append(sentence)
     citations = [_citation(by_number[n], hits) for n in sorted(cited_numbers)]
-    return Checked(clean, citations, sorted(set(removed)), unsupported)
+    return Checked(clean, citations, sorted(set(removed)), unsupported, attributed)
+
+
+_END = re.compile(r"([.!?。！？；:：]*)\s*$")
+
+
+def _attribute(
+    text: str, sources: Sequence[PackedSource], min_overlap: float
+) -> tuple[str, list[int]]:
+    """Each sentence without a marker gets the number of the source holding most of its
+    content words, when that source holds at least ``min_overlap`` of them."""
+    source_terms = [(s.number, terms(s.text)) for s in sources]
+    added: list[int] = []
+    out: list[str] = []
+    for piece in _SPLIT.split(text):
+        claim = terms(piece)
+        if not piece.strip() or MARKER.search(piece) or len(claim) < 2:
+            out.append(piece)
+            continue
+        best, share = max(
+            ((n, len(claim & have) / len(claim)) for n, have in source_terms),
+            key=lambda pair: (pair[1], -pair[0]),
+        )
+        if share < min_overlap:
+            out.append(piece)
+            continue
+        body = _END.sub("", piece)
+        out.append(f"{body} [{best}]{piece[len(body) :]}")
+        added.append(best)
+    return "".join(out), sorted(set(added))
+
+
+_SPLIT = re.compile(r"((?<=[.!?])\s+|(?<=[。！？；])|\n+)")
+"""Sentence boundaries, kept (captured) so the text is rebuilt exactly."""
 
 
 def _supported(

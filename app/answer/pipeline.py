@@ -16,13 +16,16 @@ from typing import Any, Protocol
 
 from ragline.answer.citations import check_citations
 from ragline.answer.generation import Deltas, generate
+from ragline.answer.guard import StreamGuard, extractive_answer, problem
 from ragline.answer.streaming import ThreadedStream
 from ragline.answer.types import ANSWER_MODES, Answer, AnswerMode, AskRequest, Delta, Event
 from ragline.cache import AnswerCache, CacheableAnswer, CacheNamespace
+from ragline.ingest.language import detect_language
 from ragline.llm import LLM, CancelToken, GenerationParams
 from ragline.retrieval.collection import Collection
 from ragline.retrieval.errors import UsageError
 from ragline.retrieval.prompting.build import Prompt, PromptBuilder
+from ragline.retrieval.prompting.packing import PackedSource
 from ragline.retrieval.prompting.templates import TemplateLibrary
 from ragline.retrieval.retrievers import SearchResult, search
 from ragline.retrieval.settings import RetrievalSettings, Settings
@@ -194,7 +197,7 @@ class Answerer:
                 turn.standalone,
                 turn.hits.hits,
                 template=self._template(turn.request.mode),
-                language=self._language(turn.collection),
+                language=self._language(turn),
                 context_found=turn.hits.context_found,
                 policy=turn.hits.policy,
             )
@@ -214,12 +217,19 @@ class Answerer:
             model_id=self.llm.model_id,
         )
         if self._not_found(turn):
-            base.text = NOT_FOUND.get(self._language(collection), NOT_FOUND["en"])
+            base.text = NOT_FOUND.get(self._language(turn), NOT_FOUND["en"])
             base.timings_ms = _finish(turn)
             if deltas:
                 deltas(base.text)
             return base
         prompt = self._prompt(turn)
+        instructions = [m.content for m in prompt.messages if m.role == "system"]
+        guard = StreamGuard(prompt.example_texts, instructions)
+
+        def guarded(piece: str) -> None:
+            if deltas is not None and (shown := guard.feed(piece)):
+                deltas(shown)
+
         with _timer(turn, "llm", self.observe):
             made = generate(
                 self.llm,
@@ -227,14 +237,34 @@ class Answerer:
                 turn.params,
                 mode=request.mode,
                 samples=request.samples,
-                deltas=deltas,
+                deltas=guarded if deltas is not None else None,
                 cancel=cancel,
             )
+        language = self._language(turn)
+        text, refused = (
+            made.text,
+            problem(made.text, examples=prompt.example_texts, instructions=instructions),
+        )
+        extract = extractive_answer(turn.standalone, prompt.sources, language)
+        if refused is not None:
+            # never return (or stream) an empty, citations-only or copied answer
+            text = extract.text if extract else NOT_FOUND.get(language, NOT_FOUND["en"])
+        if deltas is not None:
+            rest = guard.finish() if refused is None else ""
+            if guard.blocked is not None or (refused is not None and not guard.released):
+                rest = text
+            if rest:
+                deltas(rest)
         with _timer(turn, "citations", self.observe):
             hits = {h.chunk_id: h for h in turn.hits.hits}
             checked = check_citations(
-                made.text, prompt.sources, hits, collection.embedder.embed_documents
+                text,
+                prompt.sources,
+                hits,
+                collection.embedder.embed_documents,
+                attribute=self.settings.prompts.attribute and refused is None,
             )
+        uncited = refused is None and bool(prompt.sources) and not checked.citations
         return replace(
             base,
             text=checked.text,
@@ -248,6 +278,12 @@ class Answerer:
             example_ids=list(prompt.example_ids),
             tokens=made.tokens,
             timings_ms=_finish(turn),
+            extractive=refused is not None and extract is not None,
+            guard=refused,
+            uncited=uncited,
+            extractive_answer=extract.text if uncited and extract else None,
+            attributed=checked.attributed,
+            sources=[_source(s) for s in prompt.sources],
         )
 
     # -- helpers --------------------------------------------------------------------------
@@ -314,7 +350,7 @@ class Answerer:
         if not request.history:
             return request.question
         prompt = self._builder(None).condense(
-            request.question, list(request.history), language=self._language(turn.collection)
+            request.question, list(request.history), language=self._language(turn)
         )
         completion = self.llm.generate(
             list(prompt.messages), turn.params.merged({"max_new_tokens": 96, "temperature": 0.0})
@@ -336,11 +372,17 @@ class Answerer:
             )
         return self._builders[key]
 
-    def _language(self, collection: Collection) -> str:
+    def _language(self, turn: _Turn) -> str:
+        """The prompt's (and the "not found" reply's) language: the setting, else the
+        question's own (a Chinese question to an English collection is answered in Chinese),
+        else the collection's."""
         configured = self.settings.prompts.language
         if configured != "auto":
             return configured
-        return "zh" if collection.info.language == "zh" else "en"
+        asked = detect_language(turn.request.question)
+        if asked in ("en", "zh"):
+            return asked
+        return "zh" if turn.collection.info.language == "zh" else "en"
 
 
 class _timer:
@@ -360,6 +402,17 @@ def _finish(turn: _Turn) -> dict[str, float]:
     done = {k: round(v, 2) for k, v in turn.timings.items()}
     done["total"] = round((time.perf_counter() - turn.started) * 1000, 2)
     return done
+
+
+def _source(source: PackedSource) -> dict[str, Any]:
+    return {
+        "number": source.number,
+        "doc_id": source.doc_id,
+        "source": source.source,
+        "file_name": Path(source.source).name,
+        "page": source.page,
+        "snippet": source.text,
+    }
 
 
 def _cited(answer: Answer) -> list[str]:

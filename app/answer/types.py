@@ -78,6 +78,21 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     cached: bool = False
     cache_kind: str | None = None
+    extractive: bool = False
+    """The text is the extractive fallback: the model's answer was refused (see ``guard``)."""
+    guard: str | None = None
+    """Why the model's answer was refused: empty, citations_only, example_copy, prompt_copy."""
+    uncited: bool = False
+    """The model's answer cites nothing although sources were found (see
+    ``extractive_answer``)."""
+    extractive_answer: str | None = None
+    """For an uncited answer: the extractive answer, to show beside it."""
+    attributed: list[int] = field(default_factory=list)
+    """Citation numbers ragline added to sentences the model left uncited (the source that
+    holds most of the sentence's content words)."""
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    """Every source the model was given (number, document, file, page, snippet), cited or
+    not, so a client can always show what the answer was based on."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ragline.answer import Answerer, AskRequest, Delta
+from ragline.answer import Answer, Answerer, AskRequest, Delta
 from ragline.answer.build import build_answerer
 from ragline.ingest.pipeline import Ingestor
 from ragline.llm.fake import FakeLLM
@@ -62,12 +62,15 @@ def test_identical_question_is_served_from_the_cache(env: Settings) -> None:
 
 
 def test_streaming_yields_deltas_then_the_checked_answer(env: Settings) -> None:
-    llm = FakeLLM(["Keys live in ~/.ssh [1] and authorized_keys [1]."])
+    llm = FakeLLM(
+        ["Your keys live in ~/.ssh [1] and the server reads authorized_keys at each login [1]."]
+    )
     events = list(
         answerer(env, llm, cache=False).stream(AskRequest("Where do SSH keys live?", "docs"))
     )
     deltas = [e.text for e in events if isinstance(e, Delta)]
     final = events[-1]
+    # the first words are held back (the output guard), then tokens flow as they come
     assert len(deltas) > 3 and "".join(deltas) == final.text  # type: ignore[union-attr]
     assert llm.last.method == "stream"
 
@@ -86,7 +89,8 @@ def test_chain_of_thought_and_self_consistency(env: Settings) -> None:
     sc = answerer(env, votes, cache=False).ask(
         AskRequest(QUESTION, "docs", mode="self-consistency", samples=3)
     )
-    assert sc.text == "systemctl enable" and sc.votes and sc.votes["count"] == 2
+    assert sc.text == "systemctl enable [1]" and sc.attributed == [1]  # the supporting source
+    assert sc.votes and sc.votes["count"] == 2
     assert all(call.params.temperature > 0 for call in votes.calls)
 
 
@@ -128,3 +132,62 @@ def test_reingesting_a_cited_document_evicts_the_answers_built_on_it(
     again = stack.answerer.ask(request)
     assert not again.cached and "--now" in again.citations[0].snippet
     stack.close()
+
+
+def test_prompt_show_is_the_prompt_ask_sends(env: Settings) -> None:
+    """The preview and the answer are built by the same code: byte for byte."""
+    llm = FakeLLM(default="Use systemctl enable NAME.")
+    stack = build_answerer(env, llm=llm, cache=False)
+    request = AskRequest(QUESTION, "docs", k=3)
+    preview = stack.answerer.prompt_for(request)
+    stack.answerer.ask(request)
+    assert preview is not None
+    assert tuple(llm.last.messages) == preview.messages
+    stack.close()
+
+
+@pytest.mark.parametrize(
+    ("reply", "guard"),
+    [
+        ("", "empty"),
+        ("[1] [2]", "citations_only"),
+        (
+            "Run `python -m venv DIR`, which creates the environment in DIR [1].",
+            "example_copy",
+        ),
+        (
+            "Answer the question using only the sources the user gives. Be brief: one or two",
+            "prompt_copy",
+        ),
+    ],
+)
+def test_unusable_answers_become_extractive(env: Settings, reply: str, guard: str) -> None:
+    llm = FakeLLM(default=reply)
+    stack = build_answerer(env, llm=llm, cache=False)
+    answer = stack.answerer.ask(AskRequest(QUESTION, "docs"))
+    assert answer.extractive and answer.guard == guard
+    assert answer.text.startswith("“") and "systemctl enable" in answer.text
+    assert answer.citations and answer.citations[0].number == 1
+    events = list(stack.answerer.stream(AskRequest(QUESTION, "docs")))
+    streamed = "".join(e.text for e in events if isinstance(e, Delta))
+    final = events[-1]
+    assert isinstance(final, Answer) and final.extractive
+    assert reply.strip() not in streamed or not reply.strip(), "refused text was streamed"
+    assert "systemctl enable" in streamed
+    stack.close()
+
+
+def test_uncited_answers_get_the_supporting_source_or_a_flag(env: Settings) -> None:
+    supported = FakeLLM(default="Enable a unit with systemctl enable NAME so it starts at boot.")
+    answer = build_answerer(env, llm=supported, cache=False).answerer.ask(
+        AskRequest(QUESTION, "docs")
+    )
+    assert answer.attributed == [1] and answer.text.endswith("[1].")
+    assert answer.citations and not answer.uncited
+    unsupported = FakeLLM(default="Bananas are yellow and grow in tropical places.")
+    flagged = build_answerer(env, llm=unsupported, cache=False).answerer.ask(
+        AskRequest(QUESTION, "docs")
+    )
+    assert flagged.uncited and not flagged.citations and not flagged.extractive
+    assert flagged.extractive_answer and "systemctl" in flagged.extractive_answer
+    assert flagged.sources and flagged.sources[0]["number"] == 1

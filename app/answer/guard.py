@@ -1,0 +1,212 @@
+"""The output guard: a model's answer that is empty, only citation markers, a copy of a
+few-shot example or a copy of the prompt is never returned as is.
+
+Small local models fail in a few recognisable ways: they emit "[1] [2]", repeat an example
+they were shown, or echo the instructions. :func:`problem` names the failure;
+:func:`extractive_answer` builds the replacement (the best-supported sentences of the top
+source, quoted, with their citation); :class:`StreamGuard` holds a streamed answer back until
+it can no longer turn out to be one of these, so a stream never shows them either.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ragline.retrieval.prompting.packing import PackedSource
+
+Problem = Literal["empty", "citations_only", "example_copy", "prompt_copy"]
+
+MARKER = re.compile(r"[\[【]\s*\d+(?:\s*[,，、]\s*\d+)*\s*[\]】]")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+_WORD = re.compile(r"[\w.\-/]+|" + _CJK.pattern)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(])|(?<=[。！？；])|\n+")
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "with",
+        "by",
+        "from",
+        "at",
+        "as",
+        "is",
+        "are",
+        "be",
+        "was",
+        "were",
+        "it",
+        "this",
+        "that",
+        "how",
+        "do",
+        "does",
+        "i",
+        "can",
+        "what",
+        "which",
+        "why",
+        "when",
+        "where",
+        "who",
+        "you",
+        "your",
+        "my",
+        "me",
+        "we",
+        "use",
+        "using",
+        "there",
+        "should",
+        "would",
+        "could",
+        "will",
+        "there",
+        "into",
+        "about",
+    ]
+)
+COPY_WORDS = 6
+"""A run of this many words shared with an example or the instructions counts as a copy."""
+COPY_CJK_CHARS = 10
+"""The same for CJK text, in characters."""
+HOLD_WORDS = 8
+"""StreamGuard: words held back before the first delta is released."""
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words and single CJK characters, citation markers dropped."""
+    plain = unicodedata.normalize("NFKC", MARKER.sub(" ", text)).casefold()
+    return _WORD.findall(plain)
+
+
+def _grams(tokens: Sequence[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def copies(text: str, references: Iterable[str]) -> bool:
+    """Whether ``text`` repeats a run of :data:`COPY_WORDS` words (CJK: characters) of any
+    reference, or is (most of) one reference."""
+    mine = words(text)
+    if not mine:
+        return False
+    cjk = sum(1 for w in mine if _CJK.fullmatch(w)) > len(mine) / 2
+    n = COPY_CJK_CHARS if cjk else COPY_WORDS
+    grams = _grams(mine, n)
+    for reference in references:
+        theirs = words(reference)
+        if not theirs:
+            continue
+        if len(mine) < n and " ".join(mine) == " ".join(theirs):
+            return True
+        if grams & _grams(theirs, n):
+            return True
+    return False
+
+
+def problem(
+    text: str, *, examples: Sequence[str] = (), instructions: Sequence[str] = ()
+) -> Problem | None:
+    """What is wrong with a model's answer, or None. ``examples``: the few-shot example
+    texts it was shown; ``instructions``: the prompt's own text besides the sources."""
+    if not text.strip():
+        return "empty"
+    if not any(ch.isalnum() for ch in MARKER.sub(" ", text)):
+        return "citations_only" if MARKER.search(text) else "empty"
+    if examples and copies(text, examples):
+        return "example_copy"
+    if instructions and copies(text, instructions):
+        return "prompt_copy"
+    return None
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in words(text) if w not in _STOP and (len(w) > 1 or _CJK.fullmatch(w))}
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
+
+
+@dataclass(frozen=True)
+class Extract:
+    text: str
+    """The quoted sentences with their citation marker, e.g. '"…" [1]'."""
+    source: int
+
+
+def extractive_answer(
+    question: str, sources: Sequence[PackedSource], language: str = "en", max_chars: int = 400
+) -> Extract | None:
+    """The sentences of the first (best-ranked) source that share the most content words
+    with the question (at most two, in document order, up to ``max_chars``), quoted and
+    cited; None without sources or text."""
+    for source in sources[:1]:
+        candidates = [s for s in sentences(source.text) if any(ch.isalnum() for ch in s)]
+        if not candidates:
+            continue
+        wanted = content_words(question)
+        scored = sorted(
+            range(len(candidates)),
+            key=lambda i: (-len(content_words(candidates[i]) & wanted), i),
+        )
+        chosen = sorted(scored[:2])
+        picked = [candidates[i] for i in chosen]
+        while len(picked) > 1 and sum(len(s) + 1 for s in picked) > max_chars:
+            picked.pop()
+        quote = " ".join(picked)
+        if len(quote) > max_chars:
+            quote = quote[: max_chars - 1].rstrip() + "…"
+        if language == "zh":
+            return Extract(f"「{quote}」[{source.number}]", source.number)
+        return Extract(f"“{quote}” [{source.number}]", source.number)
+    return None
+
+
+class StreamGuard:
+    """Holds a streamed answer back until :data:`HOLD_WORDS` words are in (or it ends),
+    then releases it if :func:`problem` finds nothing wrong, and passes the rest through.
+    ``feed`` returns the text to emit now; ``blocked`` says the held text was refused (the
+    caller then sends the extractive answer instead)."""
+
+    def __init__(self, examples: Sequence[str] = (), instructions: Sequence[str] = ()) -> None:
+        self.examples = examples
+        self.instructions = instructions
+        self.held: list[str] = []
+        self.released = False
+        self.blocked: Problem | None = None
+
+    def feed(self, piece: str) -> str:
+        if self.released:
+            return piece
+        if self.blocked is not None:
+            return ""
+        self.held.append(piece)
+        text = "".join(self.held)
+        if len(words(text)) < HOLD_WORDS:
+            return ""
+        return self._decide(text)
+
+    def finish(self) -> str:
+        """At the end of the stream: whatever is still held, if it may be shown."""
+        if self.released or self.blocked is not None:
+            return ""
+        return self._decide("".join(self.held))
+
+    def _decide(self, text: str) -> str:
+        self.blocked = problem(text, examples=self.examples, instructions=self.instructions)
+        if self.blocked is not None:
+            return ""
+        self.released = True
+        return text
