@@ -11,8 +11,9 @@ first) before the question is refused; the context gets whatever is left, packed
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,7 +26,8 @@ from ragline.retrieval.prompting.fewshot import (
     find_examples,
     load_examples,
 )
-from ragline.retrieval.prompting.packing import DroppedChunk, Packed, PackedSource, pack
+from ragline.retrieval.prompting.focus import focus
+from ragline.retrieval.prompting.packing import DroppedChunk, Packed, PackedSource, Render, pack
 from ragline.retrieval.prompting.templates import PromptTemplate, TemplateLibrary
 from ragline.retrieval.prompting.tokenizers import LLMTokenizer
 from ragline.retrieval.settings import PromptSettings
@@ -66,6 +68,8 @@ class Prompt:
     context_found: bool = True
     policy: str | None = None
     constants: Mapping[str, str] = field(default_factory=dict)
+    example_texts: tuple[str, ...] = ()
+    """The few-shot examples' text (question, sources, answer), to recognise copies of it."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -100,6 +104,9 @@ class PromptBuilder:
         auto_examples: bool = False,
         embedder: Embedder | None = None,
         example_selection: Literal["similarity", "fixed"] = "similarity",
+        max_sources: int = 50,
+        source_tokens: int = 0,
+        best_last: bool = False,
     ) -> None:
         self.tokenizer = tokenizer
         self.library = library or TemplateLibrary()
@@ -110,6 +117,9 @@ class PromptBuilder:
         self.auto_examples = auto_examples
         self.embedder = embedder
         self.example_selection = example_selection
+        self.max_sources = max_sources
+        self.source_tokens = source_tokens
+        self.best_last = best_last
         self._auto: dict[Path, ExampleSelector] = {}
 
     @classmethod
@@ -140,6 +150,9 @@ class PromptBuilder:
             auto_examples=settings.examples == "auto",
             embedder=embedder,
             example_selection=selection,
+            max_sources=settings.max_sources,
+            source_tokens=settings.source_tokens,
+            best_last=settings.source_order == "best_last",
         )
 
     # -- public ---------------------------------------------------------------------------
@@ -159,7 +172,8 @@ class PromptBuilder:
         if not context_found:
             template, hits = NO_CONTEXT, ()
         tmpl = self.library.get(template, language)
-        fence = Fence.new(nonce)
+        fence = Fence.new(nonce or _nonce(question, hits))
+        render = self._renderer(fence, question)
         selector = self._selector_for(tmpl)
         examples = list(selector.select(question, self.examples_k)) if selector else []
         variables = {"question": question, "fence": fence.name, "language": tmpl.language}
@@ -180,7 +194,7 @@ class PromptBuilder:
             )
         budget = limit - fixed
         while True:
-            packed = pack(hits, budget, self.tokenizer.count, fence.render)
+            packed = self._pack(hits, budget, render, question)
             used, messages = total(packed, examples)
             if used <= limit or budget <= 0:
                 break
@@ -212,6 +226,9 @@ class PromptBuilder:
             context_found=context_found,
             policy=policy,
             constants=tmpl.constants,
+            example_texts=tuple(
+                "\n".join(p for p in (e.question, e.context, e.answer) if p) for e in examples
+            ),
         )
 
     def condense(self, question: str, history: Sequence[Message], language: str = "en") -> Prompt:
@@ -226,6 +243,36 @@ class PromptBuilder:
                 turns = turns[1:]
 
     # -- internals ------------------------------------------------------------------------
+    def _pack(self, hits: Sequence[Hit], budget: int, render: Render, question: str) -> Packed:
+        """Hits packed by rank into at most ``max_sources`` sources within ``budget``, each
+        focused on the question (the text the model reads, and citations show)."""
+        packed = pack(hits, budget, self.tokenizer.count, render)
+        kept = tuple(self._focused(s, question) for s in packed.sources[: self.max_sources])
+        extra = tuple(
+            DroppedChunk(cid, "over max_sources")
+            for s in packed.sources[self.max_sources :]
+            for cid in s.chunk_ids
+        )
+        text = render(kept)
+        count = self.tokenizer.count(text) if kept else 0
+        return Packed(kept, packed.dropped + extra, text, count, budget)
+
+    def _focused(self, source: PackedSource, question: str) -> PackedSource:
+        if not self.source_tokens:
+            return source
+        text = focus(source.text, question, self.source_tokens, self.tokenizer.count)
+        return source if text == source.text else replace(source, text=text, trimmed=True)
+
+    def _renderer(self, fence: Fence, question: str) -> Render:
+        """Sources as the model reads them: focused on the question (``source_tokens``),
+        each fenced, the best next to the question when ``best_last``."""
+
+        def render(sources: Sequence[PackedSource]) -> str:
+            shown = [self._focused(s, question) for s in sources]
+            return fence.render(list(reversed(shown)) if self.best_last else shown)
+
+        return render
+
     def _messages(
         self,
         tmpl: PromptTemplate,
@@ -291,3 +338,13 @@ class PromptBuilder:
             answer_prefix=tmpl.answer_prefix,
             constants=tmpl.constants,
         )
+
+
+def _nonce(question: str, hits: Sequence[Hit]) -> str:
+    """The fence nonce of a prompt: derived from its question and chunks, so the same
+    question over the same chunks gives byte-for-byte the same prompt (``prompt show``
+    equals what ``ask`` sends). Fences stay unbreakable because sources are defused."""
+    h = hashlib.blake2b(question.encode("utf-8"), digest_size=8)
+    for hit in hits:
+        h.update(hit.chunk_id.encode())
+    return h.hexdigest()

@@ -48,7 +48,7 @@ class Fence:
         return f"{_TAG}-{self.nonce}"
 
     def open(self, number: int, origin: str, page: int | None = None) -> str:
-        attrs = f' n="{number}" origin="{_attr(origin)}"'
+        attrs = f' n="{number}" origin="{_attr(_short(origin))}"'
         if page is not None:
             attrs += f' page="{page}"'
         return f"<{self.name}{attrs}>"
@@ -79,3 +79,11 @@ def _attr(value: str) -> str:
         .replace(">", "&gt;")
         .replace("\n", " ")
     )
+
+
+def _short(origin: str) -> str:
+    """A source's file name (a path's last part; a URL stays whole): enough for the model
+    to tell sources apart, without the data directory's layout."""
+    if "://" in origin:
+        return origin
+    return origin.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or origin

@@ -1,0 +1,177 @@
+"""Sources a small model can use: the sentences around what matched, not whole chunks.
+
+A 200-token chunk holds the answer in a sentence or two; the rest costs prompt time (the
+first token waits for all of it) and distracts a 0.5B model. :func:`focus` keeps the
+sentences of a source that share the most content words with the question, plus a short
+opening line (a title or an FAQ question), within a token budget, in document order, with
+"…" where text was left out.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Callable
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
+_WORD = re.compile(r"[a-z0-9_]+(?:[.\-/][a-z0-9_]+)*")
+# A sentence ends after . ! ? (+ closing quotes/brackets) before white space, after CJK full
+# stops, or at a line break (lists, headings and code lines stay whole lines).
+_SPLIT = re.compile(r"(?<=[.!?])['\")\]]*\s+|(?<=[。！？；])|\n+")
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "with",
+        "by",
+        "from",
+        "at",
+        "as",
+        "is",
+        "are",
+        "be",
+        "been",
+        "was",
+        "were",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "how",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "i",
+        "me",
+        "my",
+        "we",
+        "you",
+        "your",
+        "what",
+        "which",
+        "why",
+        "when",
+        "where",
+        "who",
+        "there",
+        "their",
+        "not",
+        "no",
+        "yes",
+        "if",
+        "then",
+        "than",
+        "so",
+        "such",
+        "use",
+        "using",
+        "used",
+        "get",
+        "make",
+    ]
+)
+GAP = " … "
+OPENING_TOKENS = 24
+"""An opening line this short (a title, an FAQ's question) is kept when it fits."""
+
+Count = Callable[[str], int]
+
+
+@functools.cache
+def _stemmer() -> Callable[[str], str]:
+    import Stemmer
+
+    stem: Callable[[str], str] = Stemmer.Stemmer("english").stemWord
+    return stem
+
+
+def terms(text: str) -> set[str]:
+    """Content words (lower case, stemmed, no stop words) and CJK character bigrams."""
+    lowered = unicodedata.normalize("NFKC", text).casefold()
+    stem = _stemmer()
+    found = {stem(w) for w in _WORD.findall(lowered) if w not in _STOP and len(w) > 1}
+    for run in _CJK.findall(lowered):
+        found.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
+    return found
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SPLIT.split(text) if s and s.strip()]
+
+
+def focus(text: str, question: str, max_tokens: int, count: Count) -> str:
+    """The sentences of ``text`` most related to ``question``, within ``max_tokens``."""
+    if count(text) <= max_tokens:
+        return text
+    parts = sentences(text)
+    if len(parts) <= 1:
+        return _cut(text, max_tokens, count)
+    wanted = terms(question)
+    scores = [len(terms(p) & wanted) for p in parts]
+    best = max(range(len(parts)), key=lambda i: (scores[i], -i))
+    chosen = {best}
+    used = count(parts[best])
+    if used > max_tokens:
+        return _cut(parts[best], max_tokens, count)
+    # then the sentences around the best one, nearest first, while they fit
+    order = sorted(
+        (i for i in range(len(parts)) if i != best),
+        key=lambda i: (-(scores[i] > 0), abs(i - best), i),
+    )
+    if best != 0 and count(parts[0]) <= OPENING_TOKENS:
+        order.insert(0, 0)  # a short opening line says what the text is about
+    for i in order:
+        cost = count(parts[i]) + 1
+        if used + cost > max_tokens:
+            continue
+        chosen.add(i)
+        used += cost
+    out: list[str] = []
+    for i in sorted(chosen):
+        if out and i - 1 not in chosen:
+            out.append(GAP.strip())
+        out.append(parts[i])
+    return _join(out)
+
+
+def _join(parts: list[str]) -> str:
+    text = ""
+    for part in parts:
+        if not text:
+            text = part
+        elif _CJK.match(part) or _CJK.search(text[-1:]):
+            text += part
+        else:
+            text += " " + part
+    return text
+
+
+def _cut(text: str, max_tokens: int, count: Count) -> str:
+    """The longest word-boundary prefix within ``max_tokens`` (for one overlong sentence)."""
+    words = text.split(" ")
+    lo, hi = 1, len(words)
+    best = words[0][: max(1, max_tokens)]
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        candidate = " ".join(words[:mid]) + "…"
+        if count(candidate) <= max_tokens:
+            best, lo = candidate, mid + 1
+        else:
+            hi = mid - 1
+    return best
