@@ -11,8 +11,18 @@ An answer record, as the answer pipeline will write one per question::
       "answerable": true,                         # false: the corpus has no answer
       "not_found": false,                         # the answer said "not found in the documents"
       "unsupported_sentences": 0,                 # sentences no cited chunk supports
-      "cache_hit": false                          # served from the answer cache
+      "cache_hit": false,                         # served from the answer cache
+      "pattern": "pathlib\\.Path\\.glob",          # optional gold regex (QA set)
+      "text": "Use pathlib.Path.glob [1].",       # the answer as returned, with markers
+      "leaked_example": false,                    # it repeats few-shot example text
+      "extractive": false, "uncited": false,      # what the output guard did
+      "ttft_s": 0.8, "total_s": 2.1               # time to first token, to the full answer
     }
+
+**Correct** (gold match): after :func:`gold_normalise` (NFKC, casefold, quotes and backticks
+removed, whitespace collapsed) the answer contains one of the expected answers, or the
+``pattern`` matches it (case-insensitive). **Empty**: nothing but whitespace, punctuation and
+citation markers.
 
 Per-record scores are ``None`` where a metric does not apply (no expected answer, no
 citations, an answerable question for the "not found" rate); summaries average the values
@@ -97,6 +107,33 @@ def citation_recall(cited: Iterable[str], expected: Iterable[str]) -> float | No
     return len(mine & wanted) / len(wanted)
 
 
+_QUOTES = str.maketrans("", "", "'\"\u2018\u2019\u201c\u201d`")
+_MARKERS = re.compile(r"[\[【]\s*\d+(?:\s*[,，、]\s*\d+)*\s*[\]】]")
+
+
+def gold_normalise(text: str) -> str:
+    """NFKC, casefold, straight/curly quotes and backticks removed, whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES)
+    return " ".join(text.split())
+
+
+def gold_match(answer: str, accepted: Sequence[str], pattern: str | None = None) -> bool | None:
+    """Whether ``answer`` states a gold answer (None when there is no gold to match)."""
+    accepted = [a for a in accepted if a.strip()]
+    if not accepted and not pattern:
+        return None
+    text = gold_normalise(answer)
+    if any(gold_normalise(a) in text for a in accepted):
+        return True
+    return bool(pattern) and re.search(str(pattern), text, re.IGNORECASE) is not None
+
+
+def is_empty(text: str) -> bool:
+    """Nothing but whitespace, punctuation and citation markers."""
+    rest = _MARKERS.sub(" ", text)
+    return not any(ch.isalnum() for ch in rest)
+
+
 def record_scores(record: Record) -> dict[str, float | None]:
     """Every answer metric for one record."""
     answer = str(record.get("answer", ""))
@@ -106,7 +143,19 @@ def record_scores(record: Record) -> dict[str, float | None]:
     answerable = bool(record.get("answerable", True))
     unsupported = record.get("unsupported_sentences")
     scored = answerable and not record.get("not_found", False)
+    correct = gold_match(answer, expected, record.get("pattern")) if answerable else None
+    failed = bool(record.get("error"))
     return {
+        "correct": None if correct is None else float(correct),
+        "cites_relevant": (
+            float(bool(set(cited) & set(sources))) if answerable and sources else None
+        ),
+        "empty": None if failed else float(is_empty(str(record.get("text", answer)))),
+        "leaked_example": (
+            None if "leaked_example" not in record else float(bool(record["leaked_example"]))
+        ),
+        "extractive": None if "extractive" not in record else float(bool(record["extractive"])),
+        "uncited": None if "uncited" not in record else float(bool(record["uncited"])),
         "exact_match": exact_match(answer, expected) if answerable else None,
         "token_f1": token_f1(answer, expected) if answerable else None,
         "citation_precision": citation_precision(cited, sources) if scored else None,
@@ -118,6 +167,12 @@ def record_scores(record: Record) -> dict[str, float | None]:
 
 
 ANSWER_METRICS = {
+    "correct": "answers correct (gold match)",
+    "cites_relevant": "answers citing a relevant document",
+    "empty": "empty or citations-only answers",
+    "leaked_example": "answers repeating few-shot example text",
+    "extractive": "extractive fallback answers (output guard)",
+    "uncited": "answers citing nothing although sources were found",
     "exact_match": "exact match",
     "token_f1": "token F1",
     "citation_precision": "citation precision",
@@ -140,6 +195,8 @@ def summarise(records: Sequence[Record]) -> dict[str, dict[str, float | int | No
 
 
 GATES = {
+    "answer_correct": "correct",
+    "cites_relevant": "cites_relevant",
     "answer_em": "exact_match",
     "answer_f1": "token_f1",
     "citation_precision": "citation_precision",
@@ -161,13 +218,20 @@ def gate_value(summary: Mapping[str, Mapping[str, Any]], gate: str) -> float | N
     return 1.0 - float(value) if metric == "unsupported" else float(value)
 
 
-QUALITY_PARTS = ("token_f1", "citation_precision", "citation_recall", "unsupported", "not_found")
+QUALITY_PARTS = (
+    "correct",
+    "token_f1",
+    "citation_precision",
+    "citation_recall",
+    "unsupported",
+    "not_found",
+)
 
 
 def quality(scores: Mapping[str, float | None]) -> float:
-    """One number to rank answers from worst to best: the mean of token F1, citation
-    precision and recall, "supported" (1 − unsupported) and "not found" (unanswerable
-    questions), over those that apply; 1.0 when none does."""
+    """One number to rank answers from worst to best: the mean of correct (gold match),
+    token F1, citation precision and recall, "supported" (1 − unsupported) and "not found"
+    (unanswerable questions), over those that apply; 1.0 when none does."""
     values = [
         1.0 - v if name == "unsupported" else v
         for name in QUALITY_PARTS

@@ -26,8 +26,9 @@ import contextlib
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ragline.eval import answer_metrics as am
@@ -58,6 +59,8 @@ class AnswerRun:
     records: tuple[dict[str, Any], ...]
     latencies: tuple[float, ...]
     """Seconds per question of the first pass, in question order."""
+    first_tokens: tuple[float, ...] = ()
+    """Seconds to the first answer text of each first-pass answer that streamed any."""
     skipped: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -84,6 +87,7 @@ class AnswerRun:
             "skipped": dict(self.skipped),
             "seconds": self.seconds,
             "latency": stats.latency_summary(self.latencies),
+            "time_to_first_token": stats.latency_summary(self.first_tokens),
             "summary": summary,
             "gates": {g: am.gate_value(summary, g) for g in am.GATES},
             "records": records,
@@ -131,8 +135,18 @@ def cited_documents(answer: Answer, stems: Mapping[str, str]) -> list[str]:
 
 
 def make_record(
-    qid: str, dataset: Dataset, answer: Answer | None, stems: Mapping[str, str], error: str = ""
+    qid: str,
+    dataset: Dataset,
+    answer: Answer | None,
+    stems: Mapping[str, str],
+    error: str = "",
+    timing: Timing | None = None,
+    examples: Sequence[str] = (),
 ) -> dict[str, Any]:
+    """One answer record (see :mod:`ragline.eval.answer_metrics`); ``examples`` are the
+    few-shot example texts of the prompt library, to spot answers that repeat them."""
+    from ragline.answer.guard import copies
+
     answerable = qid in dataset.queries
     text = answer.text if answer is not None else ""
     judged = dataset.qrels.get(qid, {})
@@ -141,6 +155,13 @@ def make_record(
         "question": dataset.queries.get(qid) or dataset.unanswerable.get(qid, ""),
         "text": text,
         "answer": scored_text(text),
+        "pattern": dataset.patterns.get(qid),
+        "leaked_example": bool(examples) and copies(text, examples),
+        "extractive": bool(answer and answer.extractive),
+        "uncited": bool(answer and answer.uncited),
+        "guard": answer.guard if answer is not None else None,
+        "ttft_s": timing.first if timing else None,
+        "total_s": timing.total if timing else None,
         "cited": cited_documents(answer, stems) if answer is not None else [],
         "citations": [
             {"number": c.number, "document": corpus_id(c.file_name or c.source, stems)}
@@ -185,14 +206,17 @@ def run_answers(
     info: dict[str, Any] = {"enabled": cache is not None, "repeated_pass": cache is not None}
     records: list[dict[str, Any]] = []
     latencies: list[float] = []
+    first_tokens: list[float] = []
+    examples = library_examples(stack.answerer.library.directory)
     try:
         where = _where(config)
         say(f"answering {len(asked)} questions with {llm.model_id} on {built.name}")
         for n, qid in enumerate(asked, 1):
-            t0 = time.perf_counter()
-            answer, error = _ask(stack.answerer, dataset, qid, built.name, where)
-            latencies.append(time.perf_counter() - t0)
-            records.append(make_record(qid, dataset, answer, stems, error))
+            answer, error, timing = _stream(stack.answerer, dataset, qid, built.name, where)
+            latencies.append(timing.total)
+            if timing.first is not None:
+                first_tokens.append(timing.first)
+            records.append(make_record(qid, dataset, answer, stems, error, timing, examples))
             if n % 10 == 0:
                 say(f"{n}/{len(asked)} answered")
         if cache is not None:
@@ -216,6 +240,7 @@ def run_answers(
         cache=info,
         records=tuple(records),
         latencies=tuple(latencies),
+        first_tokens=tuple(first_tokens),
         skipped=skipped,
         seconds=round(time.perf_counter() - started, 3),
     )
@@ -225,6 +250,49 @@ def _where(config: RunConfig) -> Filter | None:
     from ragline.retrieval.filters import parse_filters
 
     return parse_filters(config.filters) or None
+
+
+@dataclass(frozen=True)
+class Timing:
+    total: float
+    """Seconds from the request to the checked answer."""
+    first: float | None
+    """Seconds to the first answer text streamed (None when nothing streamed)."""
+
+
+def library_examples(directory: Path) -> list[str]:
+    """Every few-shot example text (question, sources, answer) in a prompts directory."""
+    from ragline.retrieval.prompting.fewshot import load_examples
+
+    texts = []
+    for path in sorted(directory.glob("*.examples.*")):
+        for e in load_examples(path).examples:
+            texts.append("\n".join(p for p in (e.question, e.context, e.answer) if p))
+    return texts
+
+
+def _stream(
+    answerer: Answerer, dataset: Dataset, qid: str, collection: str, where: Filter | None
+) -> tuple[Answer | None, str, Timing]:
+    """One answer, streamed to time its first token; or None and the model's error."""
+    from ragline.answer import AskRequest, Delta
+    from ragline.llm import LLMError
+
+    text = dataset.queries.get(qid) or dataset.unanswerable[qid]
+    started = time.perf_counter()
+    first: float | None = None
+    answer: Answer | None = None
+    error = ""
+    try:
+        for event in answerer.stream(AskRequest(text, collection, where=where)):
+            if isinstance(event, Delta):
+                if first is None and event.text.strip():
+                    first = time.perf_counter() - started
+            else:
+                answer = event
+    except LLMError as exc:
+        error = str(exc)
+    return answer, error, Timing(time.perf_counter() - started, first)
 
 
 def _ask(

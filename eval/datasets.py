@@ -56,6 +56,8 @@ class Dataset:
     """Scored queries (id → text): those with a relevant document."""
     qrels: Qrels
     answers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    patterns: Mapping[str, str] = field(default_factory=dict)
+    """QA: a regex a correct answer matches, where the set gives one (id → pattern)."""
     unanswerable: Mapping[str, str] = field(default_factory=dict)
     """QA questions that have no answer in the corpus (id → text)."""
     skipped: Mapping[str, int] = field(default_factory=dict)
@@ -126,6 +128,7 @@ def load_qa(path: Path) -> Dataset:
     queries: dict[str, str] = {}
     qrels: dict[str, dict[str, int]] = {}
     answers: dict[str, tuple[str, ...]] = {}
+    patterns: dict[str, str] = {}
     unanswerable: dict[str, str] = {}
     for n, item in enumerate(_jsonl(files[1]), 1):
         qid = str(item.get("id", item.get("_id", "")))
@@ -136,6 +139,13 @@ def load_qa(path: Path) -> Dataset:
             raise UsageError(f"{files[1]} line {n}: duplicate id {qid!r}")
         raw = item.get("answers", item.get("answer", []))
         answers[qid] = (raw,) if isinstance(raw, str) else tuple(str(a) for a in raw)
+        pattern = item.get("pattern")
+        if pattern:
+            try:
+                re.compile(str(pattern))
+            except re.error as exc:
+                raise UsageError(f"{files[1]} line {n}: bad pattern: {exc}") from None
+            patterns[qid] = str(pattern)
         grades = _sources(item.get("sources", []), files[1], n)
         answerable = bool(item.get("answerable", any(g > 0 for g in grades.values())))
         if not answerable:
@@ -153,6 +163,7 @@ def load_qa(path: Path) -> Dataset:
         queries=queries,
         qrels=qrels,
         answers=answers,
+        patterns=patterns,
         unanswerable=unanswerable,
         skipped={
             k: v

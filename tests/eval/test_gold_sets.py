@@ -22,13 +22,15 @@ from __future__ import annotations
 import functools
 import json
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from ragline.eval import answer_metrics
+from ragline.eval.answer_metrics import gold_normalise
 
 ROOT = Path(__file__).resolve().parents[2]
 QA_DIR = ROOT / "bench" / "data" / "qa"
@@ -42,19 +44,13 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 def normalise(text: str) -> str:
-    """NFKC, casefold, quotes and backticks removed, whitespace collapsed."""
-    text = unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES)
-    return " ".join(text.split())
+    """The library's gold normalisation (the answer scorer's own)."""
+    return gold_normalise(text)
 
 
 def gold_match(answer: str, accepted: Sequence[str], pattern: str | None = None) -> bool:
-    """Whether ``answer`` is correct under the gold-match rule."""
-    text = normalise(answer)
-    if any(a.strip() and normalise(a) in text for a in accepted):
-        return True
-    if not pattern:
-        return False
-    return re.search(pattern, text, re.IGNORECASE) is not None
+    """The library's gold-match rule, as the answer metrics apply it."""
+    return bool(answer_metrics.gold_match(answer, accepted, pattern))
 
 
 @dataclass(frozen=True)
