@@ -55,20 +55,21 @@ class OpenAICompatibleLLM(StreamingBackend):
     @property
     def client(self) -> Any:
         if self._client is None:
-            import httpx
             import openai
 
-            def counted(_request: httpx.Request) -> None:
+            def counted(_request: Any) -> None:
                 self.attempts += 1
 
-            timeout = httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s)
+            timeout = openai.Timeout(self.timeout_s, connect=self.connect_timeout_s)
             self._client = openai.OpenAI(
                 base_url=self.base_url,
                 # servers without authentication ignore it; the SDK insists on a value
                 api_key=self.api_key or "unused",
                 max_retries=self.max_retries,
                 timeout=timeout,
-                http_client=httpx.Client(timeout=timeout, event_hooks={"request": [counted]}),
+                http_client=openai.DefaultHttpx2Client(
+                    timeout=timeout, event_hooks={"request": [counted]}
+                ),
             )
         return self._client
 

@@ -1,6 +1,7 @@
-// ragline chat page: no build step. Every piece of document or model text goes into the
-// page through textContent or text nodes, never innerHTML, so a document containing
-// <script> or <img onerror=...> stays text.
+// ragline chat page: no build step. Document text goes into the page through textContent
+// only. Answers are Markdown: rendered by marked, then sanitized by DOMPurify into a DOM
+// fragment (never innerHTML of unsanitized text), so a document or an answer containing
+// <script> or <img onerror=...> cannot run anything. Both libraries are vendored (static/vendor).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -45,36 +46,64 @@ async function loadCollections(select) {
   if (!$("upload-collection").value) $("upload-collection").value = picker.value || "uploads";
 }
 
-// The answer text with its [n] markers as links that open the matching citation.
+const SANITIZE = {
+  RETURN_DOM_FRAGMENT: true,
+  FORBID_TAGS: ["style", "img", "form", "input", "button", "iframe", "svg", "math"],
+  FORBID_ATTR: ["style"],
+};
+
+// The answer as sanitized Markdown, its [n] markers turned into links to the sources.
 function renderAnswer(node, text, citations, list) {
-  node.replaceChildren();
-  const numbers = new Set((citations || []).map((c) => c.number));
-  let last = 0;
-  for (const match of text.matchAll(MARKER)) {
-    node.append(document.createTextNode(text.slice(last, match.index)));
-    node.append("[");
-    match[1].split(",").map((n) => Number(n.trim())).forEach((n, i) => {
-      if (i) node.append(", ");
-      if (!numbers.has(n)) { node.append(String(n)); return; }
-      const link = el("a", String(n), "cite");
-      link.href = "#";
-      link.addEventListener("click", (event) => {
-        event.preventDefault();
-        const details = list.querySelector(`li[data-number="${n}"] details`);
-        if (details) { details.open = true; details.scrollIntoView({ block: "nearest" }); }
-      });
-      node.append(link);
-    });
-    node.append("]");
-    last = match.index + match[0].length;
+  const html = window.marked.parse(text || "", { async: false, gfm: true });
+  const fragment = window.DOMPurify.sanitize(html, SANITIZE);
+  for (const a of fragment.querySelectorAll("a[href]")) {
+    a.rel = "noopener noreferrer nofollow";
+    a.target = "_blank";
   }
-  node.append(document.createTextNode(text.slice(last)));
+  linkMarkers(fragment, new Set((citations || []).map((c) => c.number)), list);
+  node.replaceChildren(fragment);
 }
 
-function renderCitations(list, citations) {
+function linkMarkers(root, numbers, list) {
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const texts = [];
+  while (walker.nextNode()) {
+    if (!walker.currentNode.parentElement?.closest("code, pre")) texts.push(walker.currentNode);
+  }
+  for (const textNode of texts) {
+    const value = textNode.nodeValue;
+    if (!MARKER.test(value)) continue;
+    MARKER.lastIndex = 0;
+    const parts = document.createDocumentFragment();
+    let last = 0;
+    for (const match of value.matchAll(MARKER)) {
+      parts.append(document.createTextNode(value.slice(last, match.index)), "[");
+      match[1].split(",").map((n) => Number(n.trim())).forEach((n, i) => {
+        if (i) parts.append(", ");
+        if (!numbers.has(n)) { parts.append(String(n)); return; }
+        const link = el("a", String(n), "cite");
+        link.href = "#";
+        link.addEventListener("click", (event) => {
+          event.preventDefault();
+          const details = list.querySelector(`li[data-number="${n}"] details`);
+          if (details) { details.open = true; details.scrollIntoView({ block: "nearest" }); }
+        });
+        parts.append(link);
+      });
+      parts.append("]");
+      last = match.index + match[0].length;
+    }
+    parts.append(document.createTextNode(value.slice(last)));
+    textNode.replaceWith(parts);
+  }
+}
+
+// Every source the answer was based on, cited or not (older answers: the cited ones).
+function renderCitations(list, citations, sources) {
   list.replaceChildren();
-  for (const c of citations || []) {
-    const item = el("li");
+  const cited = new Set((citations || []).map((c) => c.number));
+  for (const c of sources && sources.length ? sources : citations || []) {
+    const item = el("li", undefined, cited.has(c.number) ? "cited" : "not-cited");
     item.value = c.number;
     item.dataset.number = String(c.number);
     const details = el("details");
@@ -82,11 +111,19 @@ function renderCitations(list, citations) {
     const summary = el("summary");
     summary.append(el("span", name, "file"));
     if (c.page) summary.append(el("span", ` page ${c.page}`, "page"));
+    if (!cited.has(c.number)) summary.append(el("span", " (not cited)", "page"));
     details.append(summary, el("div", c.snippet || c.text || "", "snippet"));
     item.append(details);
     list.append(item);
   }
 }
+
+const GUARD = {
+  empty: "the model gave no answer",
+  citations_only: "the model answered with citation numbers only",
+  example_copy: "the model repeated an example instead of answering",
+  prompt_copy: "the model repeated its instructions instead of answering",
+};
 
 async function copy(text, button) {
   try {
@@ -158,15 +195,26 @@ async function ask(question) {
       const delta = chunk.choices && chunk.choices[0] && chunk.choices[0].delta;
       if (delta && delta.content) {
         answer += delta.content;
-        text.textContent = answer;
+        renderAnswer(text, answer, [], list);
       }
       if (chunk.ragline) {
-        answer = chunk.ragline.answer ?? answer;
-        renderCitations(list, chunk.citations);
+        const record = chunk.ragline;
+        answer = record.answer ?? answer;
+        renderCitations(list, chunk.citations, record.sources);
         renderAnswer(text, answer, chunk.citations, list);
-        turn.querySelector(".cached").hidden = !chunk.ragline.cached;
-        const parts = [chunk.ragline.model_id, `${Math.round(chunk.ragline.total_ms ?? 0)} ms`];
-        if (chunk.ragline.cached) parts.push(`cache: ${chunk.ragline.cache_kind}`);
+        turn.querySelector(".cached").hidden = !record.cached;
+        const extractive = turn.querySelector(".extractive-badge");
+        extractive.hidden = !record.extractive;
+        extractive.title = `${GUARD[record.guard] || "the model's answer was not usable"}: ` +
+          "this is the best-matching passage of the top source, quoted";
+        turn.querySelector(".uncited-badge").hidden = !record.uncited;
+        const beside = turn.querySelector(".beside");
+        beside.hidden = !(record.uncited && record.extractive_answer);
+        if (!beside.hidden) {
+          renderAnswer(beside.querySelector(".text"), record.extractive_answer, chunk.citations, list);
+        }
+        const parts = [record.model_id, `${Math.round(record.total_ms ?? 0)} ms`];
+        if (record.cached) parts.push(`cache: ${record.cache_kind}`);
         meta.textContent = parts.filter(Boolean).join(" · ");
         turn.dataset.done = "true";
       }
