@@ -9,6 +9,7 @@ each retriever's own score and the raw sum under ``"rrf"``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -70,3 +71,38 @@ def fuse(
         replace(merged[i], score=score, scores=scores)
         for i, score, scores in fuse_ids(rankings, weights, k)
     ]
+
+
+# -- query-dependent weights ----------------------------------------------------------------
+# Exact strings a dense model blurs and keyword search matches exactly: quoted text, code
+# identifiers (snake_case, CamelCase, dotted.names, calls()), command-line flags, paths and
+# file names, ALL_CAPS names.
+_QUOTED = re.compile(r"\"[^\"]{2,}\"|'[^'\s][^']*[^'\s]'|`[^`]+`|“[^”]+”|「[^」]+」")
+_IDENTIFIER = re.compile(
+    r"""(?x)
+    (?<![\w.])--?[A-Za-z][\w-]*            # --flag, -x
+    | \b\w+\(\)                             # call()
+    | \b[A-Za-z_]\w*_\w+\b                  # snake_case
+    | \b[a-z]+[A-Z]\w*\b                    # camelCase
+    | \b[A-Z][a-z0-9]+[A-Z]\w*\b            # CamelCase
+    | \b\w+(?:\.\w+)+\b                     # dotted.name, file.ext, 3.11
+    | (?:~|\.{1,2})?/[\w.-]+(?:/[\w.-]*)*   # /etc/apt, ~/.ssh
+    | \b[A-Z]{2,}(?:_[A-Z0-9]+)+\b          # ALL_CAPS_NAME
+    """
+)
+
+
+def lexical_cues(query: str) -> int:
+    """How many exact-match cues (quoted strings, identifiers, flags, paths) ``query`` has."""
+    quoted = _QUOTED.findall(query)
+    rest = _QUOTED.sub(" ", query)
+    return len(quoted) + len(_IDENTIFIER.findall(rest))
+
+
+def query_weights(
+    query: str, dense_weight: float, bm25_weight: float, boost: float
+) -> dict[str, float]:
+    """Fusion weights for one query: the BM25 weight times ``1 + boost`` when the query
+    carries exact-match cues (see :func:`lexical_cues`), else as configured."""
+    factor = 1.0 + boost if boost and lexical_cues(query) else 1.0
+    return {"dense": dense_weight, "bm25": bm25_weight * factor}

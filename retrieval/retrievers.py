@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ragline.retrieval.embedders.base import embed_queries
-from ragline.retrieval.fusion import fuse_ids
+from ragline.retrieval.fusion import fuse_ids, query_weights
 from ragline.retrieval.mmr import mmr_select
 from ragline.retrieval.rerank import CrossEncoderReranker, Reranker
 from ragline.retrieval.settings import NoContextPolicy, RetrievalSettings, SearchMode
@@ -173,10 +173,14 @@ def _rank(
     bm25_weight = opts.bm25_weight
     if bm25_weight is None:
         bm25_weight = BM25_WEIGHT_BY_EMBEDDER.get(collection.info.embedder, 1.0)
-    weights = {"dense": opts.dense_weight, "bm25": bm25_weight}
+    boost = opts.bm25_cue_boost
     return [
-        fuse_ids({"dense": d, "bm25": b}, weights, opts.rrf_k)
-        for d, b in zip(dense, keyword, strict=True)
+        fuse_ids(
+            {"dense": d, "bm25": b},
+            query_weights(q, opts.dense_weight, bm25_weight, boost),
+            opts.rrf_k,
+        )
+        for q, d, b in zip(queries, dense, keyword, strict=True)
     ]
 
 

@@ -28,7 +28,7 @@ SearchMode = Literal["dense", "bm25", "hybrid"]
 SEARCH_MODES: tuple[SearchMode, ...] = get_args(SearchMode)
 StoreBackend = Literal["chroma", "faiss", "faiss-gpu", "torch", "auto"]
 STORE_BACKENDS: tuple[StoreBackend, ...] = get_args(StoreBackend)
-EmbedderChoice = Literal["auto", "minilm", "use-m3"]
+EmbedderChoice = Literal["auto", "minilm", "use-m3", "e5-small"]
 """An embedder name, or auto (chosen by the language of a new collection's documents)."""
 NoContextScore = Literal["auto", "fused", "dense", "bm25", "rerank"]
 NoContextPolicy = Literal["not_found", "answer_without_context"]
@@ -136,6 +136,12 @@ class RetrievalSettings(BaseModel):
         ge=0.0,
         description="RRF weight of the BM25 ranking; unset = by the collection's embedder "
         "(0.5 with minilm, 2.0 with use-m3, 1.0 otherwise; see docs/retrieval-quality.md).",
+    )
+    bm25_cue_boost: float = Field(
+        1.0,
+        ge=0.0,
+        description="Queries with exact-match cues (quoted strings, code identifiers, flags, "
+        "paths) fuse with the BM25 weight times 1 + this; 0 = off.",
     )
     mmr: bool = Field(False, description="Diversify the final hits (maximal marginal relevance).")
     mmr_lambda: float = Field(

