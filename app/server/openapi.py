@@ -25,7 +25,7 @@ class ErrorBody(BaseModel):
 
 
 _WHY = {
-    400: "The request cannot be served as asked (the message says why).",
+    400: "The request cannot be served as asked, or its body is malformed (the message says why).",
     401: "Missing or invalid API key.",
     403: "The API key lacks the scope or collection, or writes are disabled.",
     404: "No such collection, document, job or conversation.",
@@ -36,6 +36,8 @@ _WHY = {
     502: "The language model server could not answer the request.",
     503: "A backend (the model, a store) is busy or unavailable (see Retry-After).",
 }
+UPLOAD_BODY = "Body_upload_v1_collections__name__documents_post"
+"""FastAPI's name for the upload form's schema."""
 KEYED = (401, 403, 429)
 """Statuses every endpoint behind an API key can answer."""
 
@@ -65,6 +67,7 @@ def limits(settings: Settings) -> dict[tuple[str, str], dict[str, Any]]:
         ("UserMessage", "content"): question,
         ("TextPart", "text"): question,
         ("ChatRequest", "max_tokens"): {"maximum": answer_budget(settings)},
+        (UPLOAD_BODY, "files"): {"maxItems": s.max_upload_files},
     }
 
 

@@ -138,7 +138,7 @@ def test_an_undeclared_body_is_counted_and_cut_off_at_the_cap(
 
 
 def files(*items: tuple[str, bytes]) -> list[tuple[str, tuple[str, bytes, str]]]:
-    return [("files", (name, data, "text/markdown")) for name, data in items]
+    return [("files", (name, data, "application/octet-stream")) for name, data in items]
 
 
 def test_too_many_files_are_refused(client: TestClient, small: Settings) -> None:

@@ -26,6 +26,31 @@ from ragline.server.state import StateDep
 
 router = APIRouter(prefix="/v1", tags=["collections"])
 _SAFE = re.compile(r"[^A-Za-z0-9._ \-\u0080-\uffff]")
+_TYPES = {
+    "text/plain": ".txt",
+    "text/markdown": ".md",
+    "text/html": ".html",
+    "text/csv": ".csv",
+    "application/json": ".json",
+    "application/pdf": ".pdf",
+    "application/rtf": ".rtf",
+    "application/epub+zip": ".epub",
+    "application/vnd.oasis.opendocument.text": ".odt",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": ".pptx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+}
+CONTENT_TYPES = {t: s for t, s in _TYPES.items() if s in SUPPORTED_SUFFIXES}
+"""Part content types that name a file's type when its name does not."""
+UPLOAD_SCHEMA = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {
+                "encoding": {"files": {"contentType": ", ".join(CONTENT_TYPES)}}
+            }
+        }
+    }
+}
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 CollectionName = Annotated[
     str, PathParam(pattern=NAME_PATTERN, description="1-63 letters, digits, '.', '_', '-'")
@@ -42,11 +67,32 @@ def collections(state: StateDep, caller: ReadKey) -> dict[str, Any]:
     return {"data": rows}
 
 
-def safe_name(filename: str | None) -> str:
-    name = _SAFE.sub("_", Path(filename or "").name).strip(" .")
-    if not name:
-        raise HTTPException(415, "an uploaded file has no usable name")
-    return name[:200]
+def safe_name(filename: str | None, content_type: str | None = None) -> str:
+    """A file name to store an upload under: its own (made safe), with the suffix its part's
+    content type names when its own suffix is not a supported one; 415 when neither is."""
+    name = _SAFE.sub("_", Path(filename or "").name).strip(" .")[:200] or "upload"
+    if Path(name).suffix.lower() in SUPPORTED_SUFFIXES:
+        return name
+    declared = (content_type or "").split(";")[0].strip().lower()
+    if declared in CONTENT_TYPES:
+        return name + CONTENT_TYPES[declared]
+    suffix = Path(name).suffix.lower()
+    raise HTTPException(415, f"unsupported file type {suffix or '(none)'}: {name}")
+
+
+def _distinct(names: list[str]) -> list[str]:
+    """``names`` with repeats numbered (``a.md``, ``a-2.md``): two files, two documents."""
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        stem, suffix = Path(name).stem, Path(name).suffix
+        candidate, n = name, 1
+        while candidate.lower() in seen:
+            n += 1
+            candidate = f"{stem}-{n}{suffix}"
+        seen.add(candidate.lower())
+        out.append(candidate)
+    return out
 
 
 def uploads_dir(settings: Settings, collection: str, tenant: str) -> Path:
@@ -59,26 +105,27 @@ def uploads_dir(settings: Settings, collection: str, tenant: str) -> Path:
     "/collections/{name}/documents",
     status_code=202,
     responses=errors(400, *KEYED, 413, 415, 422),
+    openapi_extra=UPLOAD_SCHEMA,
 )
 async def upload(
     name: CollectionName,
     state: StateDep,
     caller: WriteKey,
-    files: Annotated[list[UploadFile], File(description="one or more documents")],
+    files: Annotated[
+        list[UploadFile],
+        File(
+            min_length=1,
+            description="one or more documents; a file's type comes from its name, else from "
+            "its part's Content-Type",
+        ),
+    ],
 ) -> dict[str, Any]:
     """Store the files and queue their ingestion; poll ``status_url`` for the job."""
     caller.check_collection(name)
     server = state.settings.server
     if len(files) > server.max_upload_files:
         raise HTTPException(413, f"an upload carries at most {server.max_upload_files} files")
-    names = [safe_name(f.filename) for f in files]
-    for filename in names:
-        suffix = Path(filename).suffix.lower()
-        if suffix not in SUPPORTED_SUFFIXES:
-            raise HTTPException(415, f"unsupported file type {suffix or '(none)'}: {filename}")
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise HTTPException(400, f"{repeated[0]} is in this upload more than once")
+    names = _distinct([safe_name(f.filename, f.content_type) for f in files])
     folder = uploads_dir(state.settings, name, caller.tenant)
     folder.mkdir(parents=True, exist_ok=True)
     limit = int(server.max_upload_mb * 1024 * 1024)
