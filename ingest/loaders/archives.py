@@ -104,8 +104,8 @@ def member_name(raw: str) -> str | None:
 
 
 def _zip_link(info: zipfile.ZipInfo) -> bool:
-    mode = info.external_attr >> 16
-    return bool(mode) and not stat.S_ISREG(mode)
+    """A symbolic link (or device) stored by a Unix zip tool; no file type bits = a file."""
+    return stat.S_IFMT(info.external_attr >> 16) not in (0, stat.S_IFREG)
 
 
 def _too_big(size: int, unpacking: Unpacking) -> str | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ragline.ingest.elements import Element
-from ragline.ingest.loaders.guards import MB, format_mb
+from ragline.ingest.loaders.guards import MB
 from ragline.retrieval.errors import LoaderError
 from ragline.retrieval.settings import IngestSettings
 
@@ -69,7 +69,7 @@ class Unpacking:
         self.bytes_left -= size
         if self.bytes_left < 0:
             raise BudgetSpent(
-                f"archive inflates to more than {format_mb(self.settings.max_unzipped_mb)} MB "
+                f"archive inflates to more than {self.settings.max_unzipped_mb:g} MB "
                 "(with what it nests)"
             )
 

@@ -18,14 +18,16 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from ragline.ingest.decode import looks_binary
 from ragline.ingest.elements import Element
-from ragline.ingest.loaders.guards import PASSWORD_PROTECTED
+from ragline.ingest.loaders.guards import CFB_MAGIC, PASSWORD_PROTECTED
 from ragline.ingest.loaders.partition import Partitioner, one_line
 from ragline.retrieval.errors import LoaderError
 from ragline.retrieval.settings import IngestSettings
 
 _FLAGS = ("--headless", "--norestore", "--nologo", "--nodefault", "--nolockcheck")
 _XLSX = Partitioner("xlsx", "partition_xlsx")
+_SNIFF_BYTES = 64 * 1024
 
 
 class Legacy:
@@ -37,6 +39,7 @@ class Legacy:
         self.then = then
 
     def __call__(self, path: Path, settings: IngestSettings) -> list[Element]:
+        refuse_junk(path)
         refuse_encrypted(path)
         with tempfile.TemporaryDirectory(prefix="ragline-soffice-") as folder:
             converted = convert(path, self.target, Path(folder), settings.office_timeout_s)
@@ -46,6 +49,7 @@ class Legacy:
 def load_xls(path: Path, settings: IngestSettings) -> list[Element]:
     """Excel 97–2003: read directly (xlrd, through unstructured); LibreOffice only when that
     fails and LibreOffice is installed."""
+    refuse_junk(path)
     refuse_encrypted(path)
     try:
         return _XLSX(path, settings)
@@ -57,6 +61,15 @@ def load_xls(path: Path, settings: IngestSettings) -> list[Element]:
 
 def soffice() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def refuse_junk(path: Path) -> None:
+    """Legacy Office files are OLE2 containers (some are RTF, HTML or text under the old name,
+    which LibreOffice reads too); other binary data would be imported as text by LibreOffice."""
+    with path.open("rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    if not head.startswith(CFB_MAGIC) and looks_binary(head):
+        raise LoaderError(f"not a legacy Office {path.suffix.lower()} file (no OLE2 header)")
 
 
 def refuse_encrypted(path: Path) -> None:

@@ -11,7 +11,6 @@ import io
 import json
 import os
 import random
-import shutil
 import zipfile
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -360,6 +359,15 @@ def make_bad_files(directory: Path) -> dict[str, Path]:
         "bad_jsonl": write(directory / "bad.jsonl", '{"a": 1}\n{"b": 2}\n{"c": \n'),
         "empty_json": write(directory / "empty.json", "[]"),
         "tags_only_html": write(directory / "tags.html", "<html><body><div></div></body></html>"),
+        "encrypted_eml": write(
+            directory / "locked.eml",
+            "Subject: s\nMIME-Version: 1.0\nContent-Type: application/pkcs7-mime; "
+            "smime-type=enveloped-data\n\nMIAGCSqGSIb3DQEHA6CAMIACAQ\n",
+        ),
+        "empty_zip": _zip(directory / "nothing.zip", {".hidden": b"x"}),
+        "bad_xml": write(directory / "bad.xml", "<a><b></a>"),
+        "fake_msg": write(directory / "fake.msg", "not an Outlook message"),
+        "fake_doc": write(directory / "fake.doc", random.Random(5).randbytes(3000)),
         "dir": directory / "folder.txt",
         "missing": directory / "missing.txt",
         "broken_link": directory / "dangling.txt",
@@ -381,6 +389,7 @@ def make_bad_files(directory: Path) -> dict[str, Path]:
     files["zip_bomb_xlsx"] = _zip(
         directory / "bomb.xlsx", {"[Content_Types].xml": b"<Types/>", "xl/a.xml": zeros}
     )
+    files["zip_bomb"] = _zip(directory / "bomb.zip", {"zeros.bin": zeros})
     good = directory / "good"
     good.mkdir(exist_ok=True)
     files["encrypted_docx"] = _encrypt_office(
@@ -390,7 +399,3 @@ def make_bad_files(directory: Path) -> dict[str, Path]:
         make_xlsx(good / "plain.xlsx"), directory / "locked.xlsx"
     )
     return files
-
-
-def tesseract_available() -> bool:
-    return shutil.which("tesseract") is not None

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ragline.ingest.decode import BINARY, decode_text
+from ragline.ingest.decode import BINARY, decode_text, looks_binary, wide_encoding
 from ragline.retrieval.errors import LoaderError
 from tests.ingest.make_files import CHINESE, ENGLISH, FRENCH, GERMAN, MIXED
 
@@ -64,11 +64,11 @@ def test_tabs_escapes_and_form_feeds_are_text() -> None:
     [
         random.Random(7).randbytes(4096),
         b"text with a NUL\x00 byte",
-        "utf-16 without a byte-order mark".encode("utf-16-le"),
         bytes(range(1, 32)) * 20,
         b"\xef\xbb\xbf\xff\xfe broken after a UTF-8 BOM",
+        bytes(4000),
     ],
-    ids=["random", "nul", "utf16-no-bom", "controls", "bad-after-bom"],
+    ids=["random", "nul", "controls", "bad-after-bom", "zeros"],
 )
 def test_binary_is_refused(data: bytes) -> None:
     with pytest.raises(LoaderError, match=BINARY):
@@ -87,3 +87,19 @@ _TEXT = st.text(
 def test_round_trip(text: str, encoding: str) -> None:
     expected = text.replace("\r\n", "\n").replace("\r", "\n")
     assert decode_text(text.encode(encoding)) == expected
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+@pytest.mark.parametrize("text", [f"{ENGLISH}\n{FRENCH}", f"{MIXED}\n{CHINESE}", GERMAN])
+def test_utf16_and_utf32_without_a_byte_order_mark(encoding: str, text: str) -> None:
+    data = text.encode(encoding)
+    assert wide_encoding(data) == encoding
+    assert decode_text(data) == text
+    assert not looks_binary(data)
+
+
+def test_random_bytes_with_nuls_are_not_wide_text() -> None:
+    rng = random.Random(11)
+    for _ in range(200):
+        data = rng.randbytes(1024)
+        assert wide_encoding(data) is None and looks_binary(data)

@@ -48,6 +48,12 @@ BAD_CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("dir", r"is a directory, not a file", {}),
     ("missing", r"file not found", {}),
     ("broken_link", r"broken symbolic link", {}),
+    ("encrypted_eml", r"encrypted e-mail", {}),
+    ("zip_bomb", r"archive inflates to 60\.0 MB, \d+ times its packed size.*", {}),
+    ("empty_zip", r"empty archive \(no files in it\)", {}),
+    ("bad_xml", r"invalid XML: .+", {}),
+    ("fake_msg", r"could not parse \.msg file: .+", {}),
+    ("fake_doc", r"not a legacy Office \.doc file \(no OLE2 header\)", {}),
 ]  # fmt: skip
 
 

@@ -22,7 +22,7 @@ def test_supported_suffixes() -> None:
     assert expected <= SUPPORTED_SUFFIXES
     assert all(suffix.startswith(".") and suffix == suffix.lower() for suffix in SUPPORTED_SUFFIXES)
     assert is_supported(Path("Report.PDF")) and is_supported("notes.md")
-    assert not is_supported("archive.zip") and not is_supported("README")
+    assert not is_supported("setup.exe") and not is_supported("README")
 
 
 # --- the fast path ------------------------------------------------------------------------
@@ -216,6 +216,7 @@ def test_scanned_pdf_is_ocred(good: dict[str, Path]) -> None:
     loaded = load(good["pdf_scanned"])
     assert mf.OCR_TEXT in all_text(loaded)
     assert {e.page for e in loaded.elements} == {1}
+    assert all(e.ocr for e in loaded.elements)
 
 
 @pytest.mark.slow

@@ -141,3 +141,26 @@ def test_backfill_is_resumable(tmp_path: Path, settings: Settings) -> None:
         tmp_path / "kw", "en", RetrievalSettings(), coll.catalog, lambda: store
     )
     assert again.count() == 3
+
+
+def test_a_spanish_phrase_in_a_mixed_collection_is_found(tmp_path: Path) -> None:
+    english = "All human beings are born free and equal in dignity and rights. " * 3
+    spanish = (
+        "Todos los seres humanos nacen libres e iguales en dignidad y derechos y, dotados como "
+        "están de razón y conciencia, deben comportarse fraternalmente los unos con los otros."
+    )
+    index = KeywordIndex(tmp_path / "kw", KeywordConfig())
+    index.upsert(
+        [
+            chunk("en", english),
+            chunk("mixed", f"{english}\n\n{spanish}"),
+            chunk("es", spanish),
+            chunk(
+                "other", "Dignity and rights matter in law. Derechos humanos in English: rights."
+            ),
+        ]
+    )
+    hits = index.search("deben comportarse fraternalmente los unos con los otros", 5)
+    assert [h.doc_id for h in hits][:2] in (["es", "mixed"], ["mixed", "es"])
+    assert index.search("seres humanos", 5)[0].doc_id in ("es", "mixed")
+    assert index.search("born free", 5)[0].doc_id in ("en", "mixed")

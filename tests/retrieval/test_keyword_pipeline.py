@@ -44,3 +44,29 @@ def test_add_change_and_prune_move_the_keyword_index(settings: Settings, tmp_pat
     (docs / "b.txt").unlink()
     run(settings, docs, prune=True)
     assert len(check_in_step(settings)) == 1
+
+
+@pytest.mark.slow
+def test_a_spanish_phrase_in_a_mixed_docx_is_found_by_bm25(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import docx
+
+    english = "All human beings are born free and equal in dignity and rights. " * 4
+    spanish = (
+        "Todos los seres humanos nacen libres e iguales en dignidad y derechos y, dotados como "
+        "están de razón y conciencia, deben comportarse fraternalmente los unos con los otros."
+    )
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    document = docx.Document()
+    for paragraph in (english, english, spanish, english):
+        document.add_paragraph(paragraph)
+    document.save(str(docs / "declaration.docx"))
+    for i in range(6):
+        (docs / f"en-{i}.txt").write_text(f"{english}\n\nCopy {i} is in English only.\n")
+    run(settings, docs)
+    with Collection.open("kw", settings) as coll:
+        hits = search(coll, "nacen libres e iguales", RetrievalSettings(mode="bm25", k=5)).hits
+        assert hits and hits[0].metadata["file_name"] == "declaration.docx"
+        assert coll.keyword.config.multilingual

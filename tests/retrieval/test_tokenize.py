@@ -55,3 +55,41 @@ def test_whitespace_scheme_only_splits_on_spaces() -> None:
 def test_config_round_trips_through_json() -> None:
     config = KeywordConfig(language="zh", cjk="bigram", stemmer=None, k1=1.5)
     assert KeywordConfig.from_json(config.to_json()) == config
+
+
+SPANISH = (
+    "Todos los seres humanos nacen libres e iguales en dignidad y derechos y deben comportarse"
+)
+
+
+def test_non_english_chunks_keep_their_words() -> None:
+    assert tok(SPANISH) == SPANISH.lower().split()  # no English stemming, no stop words
+    french = "Le café de la gare était fermé à cause de la grève des cheminots"
+    assert tok(french) == french.lower().split()
+    assert tok(SPANISH, multilingual=False)[:3] == ["todo", "los", "sere"]  # an older index
+
+
+def test_english_and_short_texts_follow_english_rules() -> None:
+    assert tok("How do I install packages?") == ["instal", "packag"]  # "do" is no Portuguese
+    assert tok("Los Angeles") == ["los", "angel"]
+    assert tok("The cats of the village are sleeping in the sun all day") == [
+        "cat", "villag", "sleep", "sun", "day",
+    ]  # fmt: skip
+
+
+def test_queries_match_chunks_tokenised_either_way() -> None:
+    tokenizer = Tokenizer(KeywordConfig())
+    query = tokenizer.tokenize_query("seres humanos nacen libres")
+    assert set(tokenizer.tokenize(SPANISH)) >= {"seres", "humanos", "nacen", "libres"}
+    assert {"seres", "humanos", "nacen", "libres"} <= set(query)
+    assert {"sere", "humano", "libr"} <= set(query)  # the English stems, for English chunks
+    assert tokenizer.tokenize_query("how do I install packages") == [
+        "instal", "packag", "install", "packages",
+    ]  # fmt: skip
+
+
+def test_config_from_before_multilingual_keeps_english_rules() -> None:
+    old = '{"b": 0.75, "cjk": "jieba", "k1": 1.2, "language": "en", "method": "lucene", '
+    old += '"scheme": "standard", "stemmer": "english", "stopwords": "extended"}'
+    assert KeywordConfig.from_json(old).multilingual is False
+    assert KeywordConfig().multilingual is True
