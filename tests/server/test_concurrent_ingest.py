@@ -19,16 +19,15 @@ from pathlib import Path
 import pytest
 
 from ragline.ingest.pipeline import Ingestor
-from tests.server.live import clean_environment, live_server, live_settings
+from tests.server.live import API_KEY, clean_environment, live_server, live_settings
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def post(url: str, body: dict[str, object]) -> dict[str, object]:
-    request = urllib.request.Request(
-        url, json.dumps(body).encode(), {"content-type": "application/json"}
-    )
+    headers = {"content-type": "application/json", "authorization": f"Bearer {API_KEY}"}
+    request = urllib.request.Request(url, json.dumps(body).encode(), headers)
     with urllib.request.urlopen(request, timeout=60) as response:
         result: dict[str, object] = json.loads(response.read())
         return result

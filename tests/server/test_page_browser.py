@@ -4,6 +4,7 @@ cache marker, copy, and an upload that becomes searchable. Screenshots go to art
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -73,6 +74,8 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, live: Live) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.url)
+    # The server has keys, so reads need one: the page remembers the key it was given.
+    context.add_init_script(f"localStorage.setItem('ragline-key', {json.dumps(API_KEY)})")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -107,11 +110,11 @@ def test_streamed_cited_escaped_and_cached(page: Any, live: Live) -> None:
             "() => { const t = document.querySelector('.turn.streaming .text');"
             " return t && t.textContent.length > 0; }"
         )
-        partial = turn.locator(".text").text_content()
+        partial = turn.locator(".text").first.text_content()
         turn.locator("xpath=self::*[@data-done='true']").wait_for(timeout=60_000)
     finally:
         live.fake.delay_s = 0.0
-    text = turn.locator(".text").text_content()
+    text = turn.locator(".text").first.text_content()
     assert partial and len(partial) < len(text), "the answer arrived in one piece, not streamed"
     assert "<script>window.__pwned=1</script>" in text  # shown as text ...
     assert page.evaluate("window.__pwned") is None  # ... and never run
@@ -136,7 +139,7 @@ def test_streamed_cited_escaped_and_cached(page: Any, live: Live) -> None:
     again.locator("xpath=self::*[@data-done='true']").wait_for(timeout=60_000)
     assert again.locator(".badge.cached").is_visible()
     assert "cache: exact" in again.locator(".meta").text_content()
-    assert again.locator(".text").text_content() == text
+    assert again.locator(".text").first.text_content() == text
     page.screenshot(path=str(ARTIFACTS / "page-cached.png"), full_page=True)
 
 
@@ -159,6 +162,6 @@ def test_uploaded_file_becomes_searchable(page: Any, tmp_path: Path) -> None:
 
     turn = ask(page, "When does the kiwi orchard in Motueka ship its fruit?")
     turn.locator("xpath=self::*[@data-done='true']").wait_for(timeout=60_000)
-    assert "every Tuesday" in turn.locator(".text").text_content()
+    assert "every Tuesday" in turn.locator(".text").first.text_content()
     assert turn.locator(".citations summary").first.text_content() == "kiwi-orchard.md"
     page.screenshot(path=str(ARTIFACTS / "page-upload.png"), full_page=True)
