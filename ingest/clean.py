@@ -13,38 +13,22 @@ scripts' ligatures, so removing them changes how text would be drawn, not what i
 
 from __future__ import annotations
 
-import functools
 import re
-import sys
-import unicodedata
 
 from ragline.ingest.elements import Element
 
-
-@functools.cache
-def invisible_pattern() -> re.Pattern[str]:
-    """One character class of every code point removed (built once per process)."""
-    ranges: list[tuple[int, int]] = []
-    start = previous = -2
-    for code in range(sys.maxunicode + 1):
-        if unicodedata.category(chr(code)) == "Cf" or _is_variation_selector(code):
-            if code != previous + 1:
-                if start >= 0:
-                    ranges.append((start, previous))
-                start = code
-            previous = code
-    ranges.append((start, previous))
-    body = "".join(
-        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
-        for a, b in ranges
-    )
-    return re.compile(f"[{body}]+")
-
-
-def _is_variation_selector(code: int) -> bool:
-    return 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF
-
-
+# Every format character (Unicode 14, Python 3.11's tables) and the variation selectors, as
+# code point ranges; tests/ingest/test_clean.py checks them against unicodedata.
+INVISIBLE_RANGES: tuple[tuple[int, int], ...] = (
+    (0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C), (0x06DD, 0x06DD), (0x070F, 0x070F),
+    (0x0890, 0x0891), (0x08E2, 0x08E2), (0x180E, 0x180E), (0x200B, 0x200F), (0x202A, 0x202E),
+    (0x2060, 0x2064), (0x2066, 0x206F), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x13438), (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F), (0xE0100, 0xE01EF),
+)  # fmt: skip
+_INVISIBLE = re.compile(
+    "[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in INVISIBLE_RANGES) + "]+"
+)
 # Tesseract's Chinese and Japanese models put a space between characters; CJK text has none.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
 _SPACE_IN_CJK = re.compile(f"(?<=[{_CJK}])[ \\t]+(?=[{_CJK}])")
@@ -52,7 +36,7 @@ _SPACE_IN_CJK = re.compile(f"(?<=[{_CJK}])[ \\t]+(?=[{_CJK}])")
 
 def strip_invisible(text: str) -> str:
     """``text`` without format characters and variation selectors."""
-    return invisible_pattern().sub("", text)
+    return _INVISIBLE.sub("", text)
 
 
 def join_cjk(text: str) -> str:

@@ -28,6 +28,7 @@ from ragline.retrieval.settings import IngestSettings
 _FLAGS = ("--headless", "--norestore", "--nologo", "--nodefault", "--nolockcheck")
 _XLSX = Partitioner("xlsx", "partition_xlsx")
 _SNIFF_BYTES = 64 * 1024
+_ZIP_MAGIC = b"PK\x03\x04"
 
 
 class Legacy:
@@ -64,11 +65,11 @@ def soffice() -> str | None:
 
 
 def refuse_junk(path: Path) -> None:
-    """Legacy Office files are OLE2 containers (some are RTF, HTML or text under the old name,
-    which LibreOffice reads too); other binary data would be imported as text by LibreOffice."""
+    """Legacy Office files are OLE2 containers (some are OOXML, RTF, HTML or text under the old
+    name, which LibreOffice reads too); other binary data LibreOffice would import as text."""
     with path.open("rb") as handle:
         head = handle.read(_SNIFF_BYTES)
-    if not head.startswith(CFB_MAGIC) and looks_binary(head):
+    if not head.startswith((CFB_MAGIC, _ZIP_MAGIC)) and looks_binary(head):
         raise LoaderError(f"not a legacy Office {path.suffix.lower()} file (no OLE2 header)")
 
 

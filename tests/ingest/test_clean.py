@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ragline.ingest.clean import clean_element, join_cjk, strip_invisible
+from ragline.ingest.clean import INVISIBLE_RANGES, clean_element, join_cjk, strip_invisible
 from ragline.ingest.elements import TITLE, Element
 from ragline.ingest.injection import looks_like_injection
 from ragline.ingest.loaders.ocr import tesseract_available
@@ -25,6 +25,20 @@ from tests.ingest import make_more_files as mm
 )
 def test_invisible_characters_are_removed(hidden: str) -> None:
     assert strip_invisible(f"pass{hidden}word") == "password"
+
+
+def test_the_ranges_are_the_format_characters_and_variation_selectors() -> None:
+    import sys
+    import unicodedata
+
+    expected = {
+        code
+        for code in range(sys.maxunicode + 1)
+        if unicodedata.category(chr(code)) == "Cf"
+        or 0xFE00 <= code <= 0xFE0F
+        or 0xE0100 <= code <= 0xE01EF
+    }
+    assert {c for a, b in INVISIBLE_RANGES for c in range(a, b + 1)} == expected
 
 
 def test_visible_text_is_untouched() -> None:
