@@ -170,7 +170,7 @@ def make_record(
         "expected_answers": list(dataset.answers.get(qid, ())),
         "expected_sources": [d for d, g in judged.items() if g > 0],
         "answerable": answerable,
-        "not_found": says_not_found(text),
+        "not_found": bool(answer and answer.not_found) or says_not_found(text),
         "context_found": answer.context_found if answer is not None else None,
         "unsupported_sentences": len(answer.unsupported) if answer is not None else 0,
         "unsupported": list(answer.unsupported) if answer is not None else [],

@@ -186,8 +186,8 @@ def answer_notes(report: Mapping[str, Any]) -> list[str]:
         f"{a['questions']} questions ({a['answerable']} answerable, "
         f"{a['unanswerable']} unanswerable) answered by {llm['model_id']} "
         f"({llm['backend']} backend) through the answer pipeline, on the collection of "
-        f"{a['config']}, in {a['seconds']:.1f} s (p50 {a['latency']['p50_ms'] / 1000:.2f} s "
-        "per answer)."
+        f"{a['config']}, in {a['seconds']:.1f} s (per answer p50 "
+        f"{a['latency']['p50_ms'] / 1000:.2f} s, p95 {a['latency']['p95_ms'] / 1000:.2f} s{_ttft(a)})."
     )
     if a["skipped"]:
         asked += " Left out: " + ", ".join(f"{k} {v}" for k, v in a["skipped"].items()) + "."
@@ -253,3 +253,10 @@ def answers_md(report: Mapping[str, Any]) -> list[str]:
         out += ["", f"- **{row['question']}** (`{row['id']}`, quality {row['quality']:.2f})"]
         out += [f"  - {k}: {v}" for k, v in answer_drill(row).items()]
     return out
+
+
+def _ttft(answers: dict[str, Any]) -> str:
+    first = answers.get("time_to_first_token")
+    if not first or not first.get("p50_ms"):
+        return ""
+    return f"; first token p50 {first['p50_ms'] / 1000:.2f} s, p95 {first['p95_ms'] / 1000:.2f} s"

@@ -131,6 +131,23 @@ def problem(
     return None
 
 
+_NOT_FOUND = re.compile(
+    r"\b(?:(?:do|does|did)(?:n[’']t| not)|cannot|can[’']t|could not|couldn[’']t|unable to)\s+"
+    r"(?:\w+\s+){0,2}(?:contain|mention|say|provide|include|answer|find|specify|describe|cover)"
+    r"|\bnot (?:found|mentioned|provided|specified|covered|available) in\b"
+    r"|\bno (?:information|mention|answer)\b"
+    r"|(?:没有|未|并未|并没有)(?:找到|提到|提及|提供|涉及|相关|包含|说明)|不包含|无法(?:回答|找到)",
+    re.IGNORECASE,
+)
+NOT_FOUND_MAX_WORDS = 30
+"""A "not found" reply is short: a longer answer that says so in passing still answers."""
+
+
+def says_not_found(text: str) -> bool:
+    """Whether the answer, as a whole, says the documents do not answer the question."""
+    return len(words(text)) <= NOT_FOUND_MAX_WORDS and _NOT_FOUND.search(text) is not None
+
+
 def content_words(text: str) -> set[str]:
     return {w for w in words(text) if w not in _STOP and (len(w) > 1 or _CJK.fullmatch(w))}
 

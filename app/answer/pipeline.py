@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from ragline.answer.citations import check_citations
 from ragline.answer.generation import Deltas, generate
-from ragline.answer.guard import StreamGuard, extractive_answer, problem
+from ragline.answer.guard import StreamGuard, extractive_answer, problem, says_not_found
 from ragline.answer.streaming import ThreadedStream
 from ragline.answer.types import ANSWER_MODES, Answer, AnswerMode, AskRequest, Delta, Event
 from ragline.cache import AnswerCache, CacheableAnswer, CacheNamespace
@@ -218,6 +218,7 @@ class Answerer:
         )
         if self._not_found(turn):
             base.text = NOT_FOUND.get(self._language(turn), NOT_FOUND["en"])
+            base.not_found = True
             base.timings_ms = _finish(turn)
             if deltas:
                 deltas(base.text)
@@ -246,6 +247,23 @@ class Answerer:
             problem(made.text, examples=prompt.example_texts, instructions=instructions),
         )
         extract = extractive_answer(turn.standalone, prompt.sources, language)
+        if refused is None and says_not_found(made.text):
+            # the model's own "the documents do not say": the canonical reply, no citations
+            not_found = NOT_FOUND.get(language, NOT_FOUND["en"])
+            if deltas is not None and not guard.released:
+                deltas(not_found)
+            return replace(
+                base,
+                text=not_found,
+                not_found=True,
+                reasoning=made.reasoning,
+                template_id=prompt.template_id,
+                template_version=prompt.template_version,
+                example_ids=list(prompt.example_ids),
+                tokens=made.tokens,
+                timings_ms=_finish(turn),
+                sources=[_source(s) for s in prompt.sources],
+            )
         if refused is not None:
             # never return (or stream) an empty, citations-only or copied answer
             text = extract.text if extract else NOT_FOUND.get(language, NOT_FOUND["en"])

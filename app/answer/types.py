@@ -65,6 +65,8 @@ class Answer:
     unsupported: list[str] = field(default_factory=list)
     """Sentences whose cited sources do not support them."""
     context_found: bool = True
+    not_found: bool = False
+    """The answer is "not found in the documents" (no good context, or the model said so)."""
     mode: str = "plain"
     reasoning: str | None = None
     votes: dict[str, Any] | None = None

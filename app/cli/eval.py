@@ -52,7 +52,8 @@ def run(
         typer.Option(
             "--fail-under",
             help="METRIC=VALUE gate (repeatable): a retrieval metric of the first "
-            "configuration, e.g. ndcg@10=0.6, or an answer metric (QA datasets): answer_em, "
+            "configuration, e.g. ndcg@10=0.6, or an answer metric (QA datasets): "
+            "answer_correct (gold match), cites_relevant, answer_em, "
             "answer_f1, citation_precision, citation_recall, supported_rate (1 − share of "
             "answers with unsupported sentences), not_found_rate, cache_hit_rate.",
         ),

