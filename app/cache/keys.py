@@ -293,7 +293,10 @@ class CacheNamespace:
 
     @cached_property
     def digest(self) -> str:
-        return digest(asdict(self))
+        fields = asdict(self)
+        if not self.collection_uid:
+            del fields["collection_uid"]  # namespaces built without one keep their digests
+        return digest(fields)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "digest": self.digest}

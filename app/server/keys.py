@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ragline.retrieval.errors import UsageError
+from ragline.retrieval.errors import BackendUnavailable, UsageError
 
 Scope = Literal["read", "write"]
 SCOPES: tuple[Scope, ...] = ("read", "write")
@@ -33,6 +33,10 @@ KEY_PREFIX = "rgl_"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _KEY = re.compile(r"^rgl_([0-9a-f]{12})_[A-Za-z0-9_-]{20,100}$")
 RELOAD_EVERY_S = 1.0
+
+
+class KeyFileError(BackendUnavailable):
+    """The key file cannot be read: nobody is let in until it can (the server answers 503)."""
 
 
 def hash_key(key: bytes | str) -> str:
@@ -120,11 +124,11 @@ class KeyStore:
     def _read(self) -> dict[str, ApiKey]:
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
+            keys = [ApiKey.from_dict(item) for item in raw.get("keys", [])]
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read the API key file: {exc}") from None
-        keys = [ApiKey.from_dict(item) for item in raw.get("keys", [])]
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise KeyFileError(f"cannot read the API key file {self.path}: {exc}") from None
         return {k.id: k for k in keys}
 
     def _stamp(self) -> tuple[int, int, int] | None:
@@ -140,12 +144,13 @@ class KeyStore:
         with self._lock:
             if not force and now - self._checked < RELOAD_EVERY_S:
                 return
-            self._checked = now
             stamp = self._stamp()
-            if stamp == self._seen and not force:
-                return
-            self._keys = self._read() if stamp is not None else {}
-            self._seen = stamp
+            if stamp != self._seen or force:
+                # A file that cannot be read raises here, on every call until it can be:
+                # never the keys of before.
+                self._keys = self._read() if stamp is not None else {}
+                self._seen = stamp
+            self._checked = now
 
     def all(self) -> list[ApiKey]:
         self.refresh()

@@ -29,7 +29,7 @@ _WHY = {
     401: "Missing or invalid API key.",
     403: "The API key lacks the scope or collection, or writes are disabled.",
     404: "No such collection, document, job or conversation.",
-    413: "The request body or an uploaded file is too large, or too many files.",
+    413: "The request body or an uploaded file is too large.",
     415: "An uploaded file's type is not supported.",
     422: "The request does not match the schema (the message names the field).",
     429: "Rate limit, wrong-key limit or answers-in-flight limit reached (see Retry-After).",

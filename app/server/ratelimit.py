@@ -28,10 +28,6 @@ class RateLimiter:
         self._storage = MemoryStorage()
         self._limiter = SlidingWindowCounterRateLimiter(self._storage)
 
-    @property
-    def per_minute(self) -> int:
-        return self.per_window
-
     def allow(self, key: str) -> tuple[bool, float]:
         """(allowed, seconds until the next request would be)."""
         if self._item is None:

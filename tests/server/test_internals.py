@@ -108,6 +108,22 @@ def test_readyz_shows_details_to_operators_only(client: TestClient, app_settings
     assert str(app_settings.data_dir) not in str(detailed)
 
 
+def test_an_unreadable_key_file_lets_no_tenant_and_nobody_anonymous_in(
+    client: TestClient, app_settings: Settings
+) -> None:
+    tenant_key, _ = KeyStore.for_data_dir(app_settings.data_dir).create("acme")
+    (app_settings.data_dir / "keys.json").write_text("{not json")
+    time.sleep(1.1)  # the server looks at the file at most once a second
+    for _ in range(2):  # every time, not only the first request after the change
+        response = client.get("/v1/collections", headers={"Authorization": f"Bearer {tenant_key}"})
+        assert response.status_code == 503
+        text = message(response)
+        assert "API key file" in text and str(app_settings.data_dir) not in text
+    assert client.get("/v1/collections").status_code == 401
+    # operator keys come from the settings, not the file: the operator can still get in
+    assert client.get("/v1/collections", headers=auth()).status_code == 200
+
+
 def test_wrong_keys_are_rate_limited_per_address(client: TestClient) -> None:
     wrong = {"Authorization": "Bearer not-the-key-at-all"}
     codes = [client.get("/v1/collections", headers=wrong).status_code for _ in range(5)]

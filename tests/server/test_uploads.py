@@ -144,7 +144,8 @@ def files(*items: tuple[str, bytes]) -> list[tuple[str, tuple[str, bytes, str]]]
 def test_too_many_files_are_refused(client: TestClient, small: Settings) -> None:
     many = files(*[(f"n{i}.md", b"# n\n\ntext\n") for i in range(4)])
     response = client.post(PATH, files=many, headers=auth())
-    assert response.status_code == 413 and "at most 3 files" in response.json()["error"]["message"]
+    assert response.status_code == 422
+    assert response.json()["error"]["message"] == "invalid files: at most 3 files"
     assert leftovers(small) == []
 
 

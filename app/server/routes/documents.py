@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, HTTPException, UploadFile
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 
 from ragline.ingest.loaders import SUPPORTED_SUFFIXES
 from ragline.retrieval.collection import Collection, list_collections
@@ -123,8 +124,10 @@ async def upload(
     """Store the files and queue their ingestion; poll ``status_url`` for the job."""
     caller.check_collection(name)
     server = state.settings.server
-    if len(files) > server.max_upload_files:
-        raise HTTPException(413, f"an upload carries at most {server.max_upload_files} files")
+    if len(files) > server.max_upload_files:  # the schema's maxItems
+        raise RequestValidationError(
+            [{"loc": ("body", "files"), "msg": f"at most {server.max_upload_files} files"}]
+        )
     names = _distinct([safe_name(f.filename, f.content_type) for f in files])
     folder = uploads_dir(state.settings, name, caller.tenant)
     folder.mkdir(parents=True, exist_ok=True)
