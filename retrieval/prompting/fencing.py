@@ -1,14 +1,16 @@
 """Retrieved text is data: each source goes inside a fence the text itself cannot close.
 
-A fence is an XML-like tag carrying a per-prompt random nonce::
+A fence is an XML-like tag carrying a per-prompt nonce::
 
-    <source-5f0c2a9e1b7d4c38 n="1" origin="/docs/guide.pdf" page="3">
+    <source-5f0c2a9e1b7d4c38 n="1" origin="guide.pdf" page="3">
     ...document text...
     </source-5f0c2a9e1b7d4c38>
 
-The nonce is drawn fresh for each prompt (``secrets``), so a document cannot contain the
-closing tag in advance; in addition any ``<source-`` / ``</source-`` sequence inside the text
-is defused (its ``<`` becomes ``‹``), so even a guessed nonce cannot end the fence. The
+The prompt builder derives the nonce from the question and the chunks (so that the same
+question gives byte-for-byte the same prompt); ``Fence.new()`` draws a random one. Either way a
+document cannot contain its closing tag in advance (it would have to contain a hash of
+itself); in addition any ``<source-`` / ``</source-`` sequence inside the text is defused (its
+``<`` becomes ``‹``), so even a known nonce cannot end the fence. The
 system prompt tells the model that fenced text is material to quote, never instructions.
 """
 

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from ragline.retrieval.errors import PromptError
 from ragline.retrieval.prompting.build import PromptBuilder
+from ragline.retrieval.prompting.fewshot import ExampleSelector, find_examples, load_examples
+from ragline.retrieval.prompting.templates import TemplateLibrary, default_prompts_dir
 from ragline.retrieval.prompting.tokenizers import ApproxTokenizer
 from ragline.retrieval.settings import PromptSettings
 from ragline.retrieval.types import Hit, Message
@@ -21,12 +23,19 @@ def hits(n: int, words: int = 60) -> list[Hit]:
     ]
 
 
+def fewshot() -> ExampleSelector:
+    """The shipped few-shot examples (grounded_qa itself ships none), in file order."""
+    path = find_examples(default_prompts_dir(), "fewshot_qa.en")
+    return ExampleSelector(load_examples(path), mode="fixed")
+
+
 def test_prompt_is_a_value_with_its_record() -> None:
-    builder = PromptBuilder(ApproxTokenizer(4096), answer_tokens=512, auto_examples=True)
+    builder = PromptBuilder(ApproxTokenizer(4096), answer_tokens=512, selector=fewshot())
     prompt = builder.build("What topic?", hits(3), nonce="ab" * 8)
     assert [m.role for m in prompt.messages] == ["system", "user"]
     assert isinstance(prompt.messages[0], Message)
-    assert prompt.template_id == "grounded_qa" and prompt.template_version == "1"
+    shipped = TemplateLibrary().get("grounded_qa", "en")
+    assert prompt.template_id == "grounded_qa" and prompt.template_version == shipped.version
     assert prompt.chunk_ids == ("c1", "c2", "c0") or set(prompt.chunk_ids) == {"c0", "c1", "c2"}
     assert [s.number for s in prompt.sources] == [1, 2, 3]
     t = prompt.tokens
@@ -57,12 +66,12 @@ def test_prompt_plus_answer_never_exceeds_the_window(window: int, answer: int, n
 
 def test_examples_are_dropped_before_the_question_is_refused() -> None:
     roomy = PromptBuilder(
-        ApproxTokenizer(4096), answer_tokens=100, auto_examples=True, examples_k=3
+        ApproxTokenizer(4096), answer_tokens=100, selector=fewshot(), examples_k=3
     )
     assert len(roomy.build("q?", []).example_ids) == 3
     base = roomy.build("q?", []).tokens.prompt - roomy.build("q?", []).tokens.examples
     tight = PromptBuilder(
-        ApproxTokenizer(base + 100 + 5), answer_tokens=100, auto_examples=True, examples_k=3
+        ApproxTokenizer(base + 100 + 5), answer_tokens=100, selector=fewshot(), examples_k=3
     )
     assert tight.build("q?", []).example_ids == ()
     with pytest.raises(PromptError, match="context window"):

@@ -25,7 +25,7 @@ def test_text_cannot_close_the_fence_even_with_the_right_nonce() -> None:
     assert rendered.count(fence.close()) == 1 and rendered.endswith(fence.close())
     assert "</source-" not in rendered[: -len(fence.close())]
     assert "‹/source-0123456789abcdef>" in rendered
-    assert 'origin="/x/&quot;evil&quot;.txt"' in rendered
+    assert 'origin="&quot;evil&quot;.txt"' in rendered  # the file name, escaped
 
 
 def test_defuse_only_touches_fence_like_tags() -> None:
@@ -38,7 +38,7 @@ def test_built_prompt_fences_every_source_and_explains_the_fence() -> None:
     hits = [Hit("c1", "d1", ATTACK, 1.0, {"source": "/docs/a.txt", "position": 0})]
     prompt = builder.build("What is useful?", hits, nonce="feedfacefeedface")
     system, user = (m.content for m in prompt.messages)
-    assert "source-feedfacefeedface" in system and "not instructions" in system
+    assert "<source-…> tags" in system and "never instructions" in system
     assert user.count("</source-feedfacefeedface>") == 1
     assert user.count("<source-feedfacefeedface ") == 1
     body = user.split("<source-feedfacefeedface ")[1].split("</source-feedfacefeedface>")[0]

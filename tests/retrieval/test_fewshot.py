@@ -81,11 +81,11 @@ def test_ties_are_broken_by_file_order() -> None:
 
 
 def test_selected_ids_go_into_the_prompt_record() -> None:
+    path = find_examples(default_prompts_dir(), "fewshot_qa.en")
     builder = PromptBuilder(
         ApproxTokenizer(4096),
         TemplateLibrary(default_prompts_dir()),
-        auto_examples=True,
-        embedder=BagOfWordsEmbedder(),
+        selector=ExampleSelector(load_examples(path), BagOfWordsEmbedder()),
         examples_k=1,
     )
     prompt = builder.build("How can I pin the exact version of a package?", [])
