@@ -1,6 +1,9 @@
 """The embedded default: a GGUF model run in-process by llama.cpp (llama-cpp-python).
 
-The chat template comes from the GGUF's own metadata (llama-cpp-python's
+Consecutive prompts share their opening (the system message and the template's fixed text):
+llama-cpp-python keeps the previous prompt's tokens in the KV cache and evaluates only the
+part that differs (``reuse_prefix``), so the first token waits for the sources and question
+alone. The chat template comes from the GGUF's own metadata (llama-cpp-python's
 ``Jinja2ChatFormatter``, the same one ``create_chat_completion`` uses); we format and
 tokenize the prompt ourselves so prompt tokens are exact and a stopping criterion can
 cancel between two tokens. One generation runs at a time; others wait in a bounded queue.
@@ -43,6 +46,7 @@ class LlamaCppLLM(StreamingBackend):
         batch_size: int = 512,
         max_queue: int = 8,
         queue_timeout_s: float = 120.0,
+        reuse_prefix: bool = True,
     ) -> None:
         self.model_path = model_path
         self.model_id = model_id
@@ -50,6 +54,7 @@ class LlamaCppLLM(StreamingBackend):
         self.threads = threads or os.cpu_count() or 1
         self.gpu_layers = gpu_layers
         self.batch_size = batch_size
+        self.reuse_prefix = reuse_prefix
         self.gate = GenerationGate(max_queue, queue_timeout_s, label=f"LLM {model_id}")
         self._load_lock = threading.Lock()
         self._llama: Any = None
@@ -161,6 +166,8 @@ class LlamaCppLLM(StreamingBackend):
                     self.tokens_sampled += 1
                     return cancel is not None and cancel.cancelled
 
+                if not self.reuse_prefix:
+                    self._llama.reset()  # evaluate the whole prompt again
                 criteria = llama_cpp.StoppingCriteriaList([should_stop])
                 if template_criteria is not None:
                     criteria.extend(template_criteria)

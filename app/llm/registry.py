@@ -24,6 +24,7 @@ def _llama_cpp(settings: Settings) -> LLM:
         batch_size=llm.batch_size,
         max_queue=llm.max_queue,
         queue_timeout_s=llm.queue_timeout_s,
+        reuse_prefix=llm.reuse_prefix,
     )
 
 
