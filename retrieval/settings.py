@@ -208,6 +208,25 @@ class PromptSettings(BaseModel):
     examples_k: int = Field(2, ge=0, le=50)
     example_selection: Literal["similarity", "fixed"] = "similarity"
     answer_tokens: int = Field(512, ge=1, description="Tokens reserved for the answer.")
+    max_sources: int = Field(
+        3, ge=1, le=50, description="Sources (merged chunks of one document) given to the LLM."
+    )
+    source_tokens: int = Field(
+        120,
+        ge=0,
+        description="Each source is cut to its sentences most related to the question, within "
+        "this many tokens (0 = whole chunks).",
+    )
+    attribute: bool = Field(
+        True,
+        description="Give an answer sentence the model left uncited the number of the source "
+        "that supports it (most of its content words; recorded in the answer's 'attributed').",
+    )
+    source_order: Literal["rank", "best_last"] = Field(
+        "best_last",
+        description="best_last: the best source is written last, next to the question "
+        "(numbers still follow the rank: [1] is the best).",
+    )
     gguf_path: Path | None = Field(
         None,
         description="OpenAI-compatible LLMs: a GGUF file whose tokenizer counts prompt tokens "
@@ -237,6 +256,11 @@ class LLMSettings(BaseModel):
     threads: int = Field(0, ge=0, description="llama-cpp CPU threads; 0 = one per core.")
     gpu_layers: int = Field(0, ge=-1, description="llama-cpp layers offloaded to GPU; -1 = all.")
     batch_size: int = Field(512, ge=1, description="llama-cpp prompt batch size (n_batch).")
+    reuse_prefix: bool = Field(
+        True,
+        description="llama-cpp: keep the previous prompt's tokens in the KV cache and evaluate "
+        "only what differs (the system message and template are the same for every question).",
+    )
     max_queue: int = Field(
         8, ge=0, description="Requests waiting for the embedded model; more get LLMBusy."
     )
