@@ -139,28 +139,34 @@ def _attribute(
     text: str, sources: Sequence[PackedSource], min_overlap: float
 ) -> tuple[str, list[int]]:
     """Each sentence without a marker gets the number of the source holding most of its
-    content words, when that source holds at least ``min_overlap`` of them."""
+    content words, when that source holds at least ``min_overlap`` of them. Code blocks are
+    left as they are."""
     source_terms = [(s.number, terms(s.text)) for s in sources]
     added: list[int] = []
     out: list[str] = []
-    for piece in _SPLIT.split(text):
-        claim = terms(piece)
-        if not piece.strip() or MARKER.search(piece) or len(claim) < 2:
-            out.append(piece)
+    for i, segment in enumerate(_CODE_BLOCK.split(text)):
+        if i % 2:  # a fenced code block
+            out.append(segment)
             continue
-        best, share = max(
-            ((n, len(claim & have) / len(claim)) for n, have in source_terms),
-            key=lambda pair: (pair[1], -pair[0]),
-        )
-        if share < min_overlap:
-            out.append(piece)
-            continue
-        body = _END.sub("", piece)
-        out.append(f"{body} [{best}]{piece[len(body) :]}")
-        added.append(best)
+        for piece in _SPLIT.split(segment):
+            claim = terms(piece)
+            if not piece.strip() or MARKER.search(piece) or len(claim) < 2:
+                out.append(piece)
+                continue
+            best, share = max(
+                ((n, len(claim & have) / len(claim)) for n, have in source_terms),
+                key=lambda pair: (pair[1], -pair[0]),
+            )
+            if share < min_overlap:
+                out.append(piece)
+                continue
+            body = _END.sub("", piece)
+            out.append(f"{body} [{best}]{piece[len(body) :]}")
+            added.append(best)
     return "".join(out), sorted(set(added))
 
 
+_CODE_BLOCK = re.compile(r"(```.*?(?:```|$))", re.DOTALL)
 _SPLIT = re.compile(r"((?<=[.!?])\s+|(?<=[。！？；])|\n+)")
 """Sentence boundaries, kept (captured) so the text is rebuilt exactly."""
 

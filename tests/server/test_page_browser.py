@@ -165,3 +165,37 @@ def test_uploaded_file_becomes_searchable(page: Any, tmp_path: Path) -> None:
     assert "every Tuesday" in turn.locator(".text").first.text_content()
     assert turn.locator(".citations summary").first.text_content() == "kiwi-orchard.md"
     page.screenshot(path=str(ARTIFACTS / "page-upload.png"), full_page=True)
+
+
+def test_markdown_is_rendered_safely_and_every_source_is_listed(page: Any, live: Live) -> None:
+    live.fake.script(
+        "Install it with a command [1]:\n\n```\napt install zebra\n```\n\n"
+        "- **fast** handshake\n- quoted `<b>` markup stays text"
+    )
+    turn = ask(page, "How do I install the zebra handshake?")
+    turn.locator("xpath=self::*[@data-done='true']").wait_for(timeout=60_000)
+    answer = turn.locator(".answer > .text")
+    assert answer.locator("pre code").text_content().strip() == "apt install zebra"
+    assert answer.locator("li").count() == 2 and answer.locator("strong").text_content() == "fast"
+    assert answer.locator("b").count() == 0 and "<b>" in answer.text_content()
+    assert answer.locator("pre a.cite").count() == 0 and answer.locator("a.cite").count() >= 1
+    # every source the model was given is listed, cited or not
+    sources = turn.locator(".citations li").count()
+    cited = turn.locator(".citations li.cited").count()
+    assert sources >= 2 and cited >= 1
+    assert turn.locator(".citations li.not-cited").count() == sources - cited > 0
+    assert not turn.locator(".extractive-badge").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "page-markdown.png"), full_page=True)
+
+
+def test_citation_only_output_is_replaced_by_a_marked_extractive_answer(
+    page: Any, live: Live
+) -> None:
+    live.fake.script("[1] [2]")
+    turn = ask(page, "Which greeting markers does the zebra protocol send?")
+    turn.locator("xpath=self::*[@data-done='true']").wait_for(timeout=60_000)
+    badge = turn.locator(".extractive-badge")
+    assert badge.is_visible() and "citation numbers only" in (badge.get_attribute("title") or "")
+    text = turn.locator(".answer > .text").text_content()
+    assert text.startswith("“") and "zebra handshake" in text
+    assert page.evaluate("window.__pwned") is None

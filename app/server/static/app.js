@@ -46,6 +46,13 @@ async function loadCollections(select) {
   if (!$("upload-collection").value) $("upload-collection").value = picker.value || "uploads";
 }
 
+const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+// Raw HTML in an answer (often quoted from a document) is shown as text, not interpreted;
+// DOMPurify below is the second line of defence.
+window.marked.use({
+  renderer: { html({ text }) { return text.replace(/[&<>"']/g, (c) => ESCAPES[c]); } },
+});
+
 const SANITIZE = {
   RETURN_DOM_FRAGMENT: true,
   FORBID_TAGS: ["style", "img", "form", "input", "button", "iframe", "svg", "math"],
