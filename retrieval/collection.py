@@ -27,9 +27,10 @@ from ragline.retrieval.catalog import Catalog
 from ragline.retrieval.embedders.base import Embedder, TokenCounter, embed_queries
 from ragline.retrieval.errors import CollectionMismatch, CollectionNotFound, UsageError
 from ragline.retrieval.keyword import KeywordIndex, open_collection_index
+from ragline.retrieval.locks import write_lock
 from ragline.retrieval.settings import Settings
-from ragline.retrieval.stores import VectorStore
-from ragline.retrieval.stores.select import open_auto
+from ragline.retrieval.stores import VectorStore, chroma_server
+from ragline.retrieval.stores.select import open_auto, server_options
 from ragline.retrieval.types import Chunk, Filter, Hit
 
 SAME_FORMAT = frozenset({"faiss", "faiss-gpu", "torch", "auto"})
@@ -191,6 +192,7 @@ class Collection:
                 "index": s.faiss_index,
                 "hnsw_m": s.hnsw_m,
                 "hnsw_ef_search": s.hnsw_ef_search,
+                **server_options(s, self.info.name, self.info.uid),
             }
             self.backend, self._store = open_auto(
                 self.path / "store", self.info.dim, backend, **options
@@ -294,8 +296,14 @@ def list_collections(settings: Settings) -> list[str]:
 
 def delete_collection(name: str, settings: Settings) -> None:
     path = settings.collections_dir / check_name(name)
-    if not (path / "collection.json").is_file():
-        raise CollectionNotFound(f"collection {name!r} does not exist")
-    # Remove the identity file first: a half-deleted directory is never taken for a collection.
-    (path / "collection.json").unlink()
-    shutil.rmtree(path)
+    store = settings.store
+    with write_lock(
+        settings.collections_dir, name, "delete collection", store.write_lock_timeout_s
+    ):
+        if not (path / "collection.json").is_file():
+            raise CollectionNotFound(f"collection {name!r} does not exist")
+        # Vectors on a Chroma server go first: if it is down nothing is removed yet.
+        chroma_server.drop(path / "store", store.chroma_url, store.chroma_timeout_s)
+        # Remove the identity file next: a half-deleted directory is never taken for one.
+        (path / "collection.json").unlink()
+        shutil.rmtree(path)

@@ -114,6 +114,37 @@ class StoreSettings(BaseModel):
     faiss_index: Literal["flat", "hnsw"] = "flat"
     hnsw_m: int = Field(32, ge=4)
     hnsw_ef_search: int = Field(128, ge=8)
+    chroma_url: str = Field(
+        "",
+        description="A Chroma server (http://host:port): collections of the chroma backend "
+        "keep their vectors there, one Chroma collection each (named by the collection's name "
+        "and uid); empty = the embedded Chroma in the data directory.",
+    )
+    chroma_timeout_s: float = Field(
+        30.0, gt=0, description="Longest wait for one reply of the Chroma server."
+    )
+    write_lock_timeout_s: float = Field(
+        600.0,
+        ge=0,
+        description="How long a writer of a collection (ingestion, upload, deletion) waits for "
+        "another one to finish before it gives up with an error.",
+    )
+
+    @model_validator(mode="after")
+    def _chroma_url_is_a_server(self) -> StoreSettings:
+        url = self.chroma_url.strip()
+        if url:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("store.chroma_url must look like http://host:port")
+            if parts.path.strip("/") or parts.query or parts.username:
+                raise ValueError("store.chroma_url takes no path, query or credentials")
+            if self.backend != "chroma":
+                raise ValueError("store.chroma_url needs store.backend chroma")
+        self.chroma_url = url.rstrip("/")
+        return self
 
 
 class RetrievalSettings(BaseModel):

@@ -1,4 +1,5 @@
-"""Chroma (embedded ``PersistentClient``): one cosine collection, vectors always passed in.
+"""Chroma: one cosine collection, vectors always passed in; embedded (``PersistentClient``
+in the collection's ``store/``) or on a Chroma server (``chroma_url``; see ``chroma_server``).
 
 Chroma never embeds here (its default embedder would try to download a model). Filters
 Chroma can say exactly go into its ``where``; the rest (``prefix``) are checked in Python on
@@ -10,7 +11,6 @@ the matching vectors.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,8 +21,10 @@ import numpy as np
 
 from ragline.retrieval.embedders.offline import force_offline
 from ragline.retrieval.errors import BackendUnavailable, CollectionMismatch, StoreBusy, UsageError
+from ragline.retrieval.stores import chroma_server as server
 from ragline.retrieval.stores.base import Closable
 from ragline.retrieval.stores.filters import ChromaFilter, clean_metadata, to_chroma
+from ragline.retrieval.stores.sharing import SharedExclusive
 from ragline.retrieval.stores.sidecar import as_matrix, chunk_vectors, exact_search
 from ragline.retrieval.types import DOC_ID, POSITION, Chunk, Filter, Hit
 
@@ -31,7 +33,7 @@ _T = TypeVar("_T")
 _READ_ATTEMPTS = 4
 
 COLLECTION = "chunks"
-_DIM_KEY = "ragline_dim"
+_DIM_KEY = server.DIM_KEY
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -42,16 +44,37 @@ def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 class ChromaStore(Closable):
     backend = "chroma"
 
-    def __init__(self, path: Path, dim: int, collection: str = COLLECTION) -> None:
+    def __init__(
+        self,
+        path: Path,
+        dim: int,
+        collection: str = COLLECTION,
+        *,
+        chroma_url: str = "",
+        chroma_timeout_s: float = 30.0,
+        server_name: str = "",
+    ) -> None:
+        """The store of one collection at ``path``. With ``chroma_url`` its vectors are the
+        Chroma collection ``server_name`` on that server (``path`` keeps only a marker)."""
         force_offline()  # ANONYMIZED_TELEMETRY=False among others
         _chromadb()  # BackendUnavailable before anything is created
         if dim <= 0:
             raise UsageError(f"vector dimension must be positive, got {dim}")
-        path.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.dim = dim
-        self._name = collection
-        self._clients = _SharedExclusive()
+        self.url = chroma_url
+        self.timeout_s = chroma_timeout_s
+        self._existing = False
+        if self.url:
+            if not server_name:
+                raise UsageError("a Chroma server store needs the name of its collection")
+            self._name = server_name
+            self._existing = server.check_server(path, server_name)
+        else:
+            server.check_embedded(path)
+            path.mkdir(parents=True, exist_ok=True)
+            self._name = collection
+        self._clients = SharedExclusive()
         self._client, self._col = self._connect()
         stored = (self._col.metadata or {}).get(_DIM_KEY)
         space = ((self._col.configuration or {}).get("hnsw") or {}).get("space")
@@ -61,12 +84,24 @@ class ChromaStore(Closable):
         if space not in (None, "cosine"):
             self._client.close()
             raise CollectionMismatch(f"the Chroma collection at {path} uses {space}, not cosine")
-        self._max_batch = int(self._client.get_max_batch_size())
+        with self._reachable():
+            self._max_batch = int(self._client.get_max_batch_size())
         self._closed = False
 
     def _connect(self) -> tuple[Any, Any]:
         from chromadb.config import Settings as ChromaSettings
 
+        if self.url:
+            remote = server.connect(self.url, self.timeout_s)
+            try:
+                col = server.open_collection(remote, self.url, self._name, self.dim, self._existing)
+            except BaseException:
+                remote.close()
+                raise
+            if not self._existing:
+                server.write_marker(self.path, self._name)
+                self._existing = True
+            return remote, col
         client: Any = _chromadb().PersistentClient(
             path=str(self.path), settings=ChromaSettings(anonymized_telemetry=False)
         )
@@ -90,13 +125,30 @@ class ChromaStore(Closable):
             self._client, self._col = self._connect()
 
     def refresh(self) -> None:
-        """See what other processes wrote since this store opened (a new client)."""
+        """See what other processes wrote since this store opened (a new client; a server's
+        client always sees the server's current state)."""
         self._check_open()
-        self._reconnect(self._col)
+        if not self.url:
+            self._reconnect(self._col)
+
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """A server that does not answer raises StoreUnavailable (the HTTP client recovers
+        by itself once the server is back)."""
+        if not self.url:
+            yield
+            return
+        with server.translate(self.url):
+            yield
+
+    @contextmanager
+    def _using(self) -> Iterator[None]:
+        with self._clients.shared(), self._reachable():
+            yield
 
     # -- writes ---------------------------------------------------------------------------
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        with self._clients.shared():
+        with self._using():
             self._upsert(chunks, vectors)
 
     def _upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
@@ -121,7 +173,7 @@ class ChromaStore(Closable):
             )
 
     def delete(self, chunk_ids: Iterable[str]) -> int:
-        with self._clients.shared():
+        with self._using():
             return self._delete(chunk_ids)
 
     def _delete(self, chunk_ids: Iterable[str]) -> int:
@@ -137,7 +189,7 @@ class ChromaStore(Closable):
 
     # -- reads ----------------------------------------------------------------------------
     def count(self) -> int:
-        with self._clients.shared():
+        with self._using():
             self._check_open()
             return int(self._col.count())
 
@@ -186,7 +238,7 @@ class ChromaStore(Closable):
         from chromadb.errors import InternalError
 
         for attempt in range(_READ_ATTEMPTS):
-            with self._clients.shared():
+            with self._using():
                 col = self._col
                 try:
                     return read()
@@ -316,44 +368,3 @@ def _chromadb() -> Any:
     except ImportError as exc:
         raise BackendUnavailable(f"chromadb is not installed: {exc}") from exc
     return chromadb
-
-
-class _SharedExclusive:
-    """Many readers of the current Chroma client at once, or one thread replacing it.
-
-    Writer-preferring: once a replacement waits, new readers wait behind it, so a steady
-    stream of searches cannot starve it. Not re-entrant: a thread holding the shared side
-    must not ask for the exclusive one (no store method nests them)."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._readers = 0
-        self._writer = False
-        self._waiting_writers = 0
-
-    @contextmanager
-    def shared(self) -> Iterator[None]:
-        with self._cond:
-            self._cond.wait_for(lambda: not self._writer and not self._waiting_writers)
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                if not self._readers:
-                    self._cond.notify_all()
-
-    @contextmanager
-    def exclusive(self) -> Iterator[None]:
-        with self._cond:
-            self._waiting_writers += 1
-            self._cond.wait_for(lambda: not self._writer and not self._readers)
-            self._waiting_writers -= 1
-            self._writer = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writer = False
-                self._cond.notify_all()

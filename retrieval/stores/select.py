@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ragline.retrieval.errors import BackendUnavailable
+from ragline.retrieval.settings import StoreSettings
 from ragline.retrieval.stores import REGISTRY, VectorStore, open_store
+from ragline.retrieval.stores.chroma_server import server_name
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +24,7 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "faiss": ("index", "hnsw_m", "hnsw_ef_search", "nlist", "nprobe"),
     "faiss-gpu": ("index", "hnsw_m", "hnsw_ef_search", "nlist", "nprobe", "device", "float16"),
     "torch": ("device", "dtype", "block_size", "query_batch"),
-    "chroma": ("collection",),
+    "chroma": ("collection", "chroma_url", "chroma_timeout_s", "server_name"),
 }
 
 
@@ -105,6 +107,18 @@ def open_auto(path: Path, dim: int, name: str = "auto", **options: Any) -> tuple
     raise BackendUnavailable("no vector store backend works here (" + "; ".join(errors) + ")")
 
 
+def server_options(store: StoreSettings, name: str, uid: str) -> dict[str, Any]:
+    """Options that put collection ``name`` (identity ``uid``) on the Chroma server of
+    ``store.chroma_url``; none when it is unset (the embedded store)."""
+    if not store.chroma_url:
+        return {}
+    return {
+        "chroma_url": store.chroma_url,
+        "chroma_timeout_s": store.chroma_timeout_s,
+        "server_name": server_name(name, uid),
+    }
+
+
 def gpu_free_bytes(device: int = 0) -> int | None:
     """Free memory on CUDA device ``device`` as torch reports it; None when unknown."""
     try:
@@ -117,4 +131,4 @@ def gpu_free_bytes(device: int = 0) -> int | None:
     return int(free)
 
 
-__all__ = ["AUTO_ORDER", "REGISTRY", "candidates", "open_auto", "resolve_backend"]
+__all__ = ["AUTO_ORDER", "REGISTRY", "candidates", "open_auto", "resolve_backend", "server_options"]
