@@ -153,13 +153,36 @@ def test_only_the_app_is_published() -> None:
     assert '#   - "127.0.0.1:8000:8000"' in text  # how to publish Chroma when wanted
 
 
-def test_chroma_wiring_is_set_or_marked_todo() -> None:
-    app = compose()["services"]["app"]["environment"]
-    if "chroma_url" in StoreSettings.model_fields:
-        assert app.get("RAGLINE_STORE__CHROMA_URL") == "http://chroma:8000"
-    else:
-        text = (ROOT / "docker-compose.yml").read_text()
-        assert "# TODO(chroma server mode): RAGLINE_STORE__CHROMA_URL" in text
+def test_the_app_keeps_its_vectors_in_the_chroma_service(
+    settings_from: Callable[[dict[str, str]], Settings],
+) -> None:
+    services = compose()["services"]
+    settings = settings_from(app_environment())
+    assert settings.store.backend == "chroma"
+    assert settings.store.chroma_url == "http://chroma:8000"  # the service name, its port
+    assert "chroma" in services["app"]["depends_on"]
+    assert services["app-vllm"]["extends"] == "app"  # the same store
+    chroma = services["chroma"]
+    assert any(v.endswith(":/data") for v in chroma["volumes"]), "Chroma persists in a volume"
+    image, _, tag = chroma["image"].partition(":")
+    pinned = re.search(r'"chromadb==([\d.]+)"', (ROOT / "pyproject.toml").read_text())
+    assert image == "chromadb/chroma" and pinned is not None
+    assert tag == pinned.group(1), "the server image matches the pinned chromadb client"
+
+
+def test_a_bad_chroma_url_is_refused(
+    settings_from: Callable[[dict[str, str]], Settings],
+) -> None:
+    from pydantic import ValidationError
+
+    for url in ("chroma:8000", "ftp://chroma:8000", "http://chroma:8000/api", "http://"):
+        with pytest.raises(ValidationError, match="chroma_url"):
+            settings_from({"RAGLINE_STORE__CHROMA_URL": url})
+    with pytest.raises(ValidationError, match=r"needs store\.backend chroma"):
+        settings_from(
+            {"RAGLINE_STORE__CHROMA_URL": "http://c:1", "RAGLINE_STORE__BACKEND": "faiss"}
+        )
+    assert StoreSettings(chroma_url="http://c:8000/").chroma_url == "http://c:8000"
 
 
 @pytest.mark.skipif(shutil.which("docker") is None, reason="no docker CLI")
