@@ -21,6 +21,7 @@ from ragline.retrieval.errors import (
     StoreBusy,
     UsageError,
 )
+from ragline.retrieval.locks import CollectionLocked
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ STATUS: list[tuple[type[RaglineError], int]] = [
     (LoaderError, 415),
     (BackendUnavailable, 503),
     (StoreBusy, 503),
+    (CollectionLocked, 409),  # another writer holds the collection; see Retry-After
 ]
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+")
 _PATH = re.compile(r"(?<![\w.~-])(?:~|\.\.?)?/[^\s'\"<>,;()]*[^\s'\"<>,;():.!?]")

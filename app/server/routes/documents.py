@@ -20,8 +20,9 @@ from fastapi.exceptions import RequestValidationError
 
 from ragline.ingest.loaders import SUPPORTED_SUFFIXES
 from ragline.retrieval.collection import Collection, list_collections
+from ragline.retrieval.locks import write_lock
 from ragline.retrieval.settings import Settings
-from ragline.server.openapi import KEYED, errors
+from ragline.server.openapi import KEYED, ErrorBody, errors
 from ragline.server.security import Caller, ReadKey, WriteKey
 from ragline.server.state import StateDep
 
@@ -183,7 +184,20 @@ def _owned(caller: Caller, settings: Settings, collection: str, source: str) -> 
     return Path(source).resolve().parent == folder
 
 
-@router.delete("/collections/{name}/documents/{doc_id}", responses=errors(*KEYED, 404))
+LOCKED: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": ErrorBody,
+        "description": "Another writer (an ingestion, an upload's job) holds the collection "
+        "longer than this request waits (see Retry-After).",
+    }
+}
+DELETE_WAIT_S = 30.0
+"""Longest wait of a deletion for the collection's write lock (then 409)."""
+
+
+@router.delete(
+    "/collections/{name}/documents/{doc_id}", responses={**errors(*KEYED, 404, 503), **LOCKED}
+)
 async def delete_document(
     name: CollectionName, doc_id: str, state: StateDep, caller: WriteKey
 ) -> dict[str, Any]:
@@ -194,9 +208,13 @@ async def delete_document(
     def remove() -> tuple[int, int, str | None]:
         if not Collection.exists(name, settings):
             return 0, 0, None
-        with Collection.open(
-            name, settings, on_chunks_removed=state.collections.on_chunks_removed
-        ) as collection:
+        wait = min(settings.store.write_lock_timeout_s, DELETE_WAIT_S)
+        with (
+            write_lock(settings.collections_dir, name, "delete document", wait),
+            Collection.open(
+                name, settings, on_chunks_removed=state.collections.on_chunks_removed
+            ) as collection,
+        ):
             record = collection.catalog.document(doc_id)
             if record is None or not _owned(caller, settings, name, record.source):
                 return 0, 0, None

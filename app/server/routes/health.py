@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from ragline.retrieval.collection import list_collections
+from ragline.retrieval.stores.chroma_server import heartbeat
 from ragline.server.errors import scrub
 from ragline.server.security import authenticate
 from ragline.server.state import StateDep
@@ -42,6 +43,13 @@ def readyz(request: Request, state: StateDep) -> JSONResponse:
     except OSError as exc:
         checks["collections"] = {"ok": False, "error": scrub(str(exc))}
         ready = False
+    chroma_url = state.settings.store.chroma_url
+    if chroma_url:  # server mode: the vectors are there
+        problem = heartbeat(chroma_url, 2.0)
+        checks["vector_store"] = {"ok": problem is None, "server": "chroma"}
+        if problem is not None:
+            checks["vector_store"]["error"] = problem
+        ready &= problem is None
     answering = state.health()
     checks["answering"] = answering
     ready &= bool(answering.get("ok", False))
