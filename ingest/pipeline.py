@@ -32,6 +32,7 @@ from ragline.ingest.documents import (
     source_uri,
 )
 from ragline.ingest.elements import Element
+from ragline.ingest.engines import Engine, LocalEngine
 from ragline.ingest.failures import failure_key, lasting
 from ragline.ingest.language import (
     LANGUAGE_SAMPLE_CHARS,
@@ -40,7 +41,7 @@ from ragline.ingest.language import (
     sample_is_enough,
 )
 from ragline.ingest.loaders.containers import CONTAINER_SUFFIXES
-from ragline.ingest.parsing import Parsed, parse_all
+from ragline.ingest.parsing import Parsed
 from ragline.ingest.prune import PrunePlan, plan_prune
 from ragline.retrieval import embedders
 from ragline.retrieval.catalog import DONE, FAILED, CommitInfo
@@ -48,6 +49,7 @@ from ragline.retrieval.collection import ChunksRemoved, Collection
 from ragline.retrieval.embedders.base import Embedder
 from ragline.retrieval.embedders.cache import CachedEmbedder, EmbeddingCache
 from ragline.retrieval.ids import document_id
+from ragline.retrieval.locks import write_lock
 from ragline.retrieval.settings import Settings
 from ragline.retrieval.types import Chunk, MetaValue
 
@@ -88,6 +90,7 @@ class Ingestor:
         model: Embedder | None = None,
         on_chunks_removed: ChunksRemoved | None = None,
         metadata: Mapping[str, MetaValue] | None = None,
+        engine: Engine | None = None,
     ) -> None:
         """Ingest into collection ``collection`` (created on first run). ``embedder`` and
         ``store`` name the backends of a new collection; ``model`` shares an already loaded
@@ -111,6 +114,8 @@ class Ingestor:
         self._embedder: CachedEmbedder | None = None
         self._chunker: Chunker | None = None
         self._members: StoredMembers | None = None
+        self.engine: Engine = engine or LocalEngine()
+        """Where files are parsed and chunks embedded (e.g. Ray); writes stay here."""
 
     # -- public -------------------------------------------------------------------------
     def run(
@@ -122,7 +127,17 @@ class Ingestor:
     ) -> IngestReport:
         """Ingest ``paths``. With ``prune``, documents under these paths whose files are gone
         are removed too — refused (IngestError, nothing changed) when a directory yields no
-        files or too much would go, unless ``force`` (see ``ragline.ingest.prune``)."""
+        files or too much would go, unless ``force`` (see ``ragline.ingest.prune``). The run
+        holds the collection's write lock (``ragline.retrieval.locks``) throughout."""
+        store = self.settings.store
+        with write_lock(
+            self.settings.collections_dir, self.name, "ingest", store.write_lock_timeout_s
+        ):
+            return self._run(paths, prune, progress, force)
+
+    def _run(
+        self, paths: Iterable[Path], prune: bool, progress: Progress | None, force: bool
+    ) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport(self.name)
         notify = progress or (lambda _state, _path: None)
@@ -154,7 +169,7 @@ class Ingestor:
 
             batch: list[Pending] = []
             sample: list[tuple[Parsed, Candidate]] = []
-            for parsed in parse_all(to_parse(), self.settings.ingest, self.workers):
+            for parsed in self.engine.parse(to_parse(), self.settings.ingest, self.workers):
                 ready = [(parsed, in_flight.pop(parsed.path))]
                 if self.collection is None:
                     # a new collection's language (and so its embedder) is judged on a
@@ -399,5 +414,5 @@ class Ingestor:
             assert self.collection is not None
             if self.settings.embedding.cache:
                 self._cache = EmbeddingCache(self.settings.cache_dir / "embeddings.sqlite")
-            self._embedder = CachedEmbedder(self.collection.embedder, self._cache)
+            self._embedder = CachedEmbedder(self.engine.embedder(self.collection), self._cache)
         return self._embedder

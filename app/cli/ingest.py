@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -9,7 +12,10 @@ import typer
 
 from ragline.cache import evictor
 from ragline.cli.output import interactive, print_json
+from ragline.ingest.engines import ENGINES, open_engine
 from ragline.ingest.pipeline import Ingestor, IngestReport
+from ragline.retrieval.errors import IngestError
+from ragline.retrieval.locks import storage_error
 from ragline.retrieval.logs import setup_logging
 from ragline.retrieval.settings import load_settings
 
@@ -39,12 +45,23 @@ def ingest(
     store: Annotated[
         str | None, typer.Option(help="New collections only: chroma, faiss, torch, auto.")
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="Where files are parsed and embedded: local (this machine) or ray (the Ray "
+            "cluster RAY_ADDRESS names, else a Ray instance started here; needs the 'scale' "
+            "extra). Writes always go through this process.",
+        ),
+    ] = "local",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON report.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Load, chunk, embed and store documents; unchanged files are skipped."""
     settings = load_settings()
     setup_logging(settings.log_level, settings.log_json)
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"choose one of {', '.join(ENGINES)}", param_hint="--engine")
+    runner = open_engine(engine, settings)
     ingestor = Ingestor(
         settings,
         collection,
@@ -52,25 +69,43 @@ def ingest(
         store=store,
         workers=workers,
         on_chunks_removed=evictor(settings),
+        engine=runner,
     )
-    if interactive(quiet):
-        from tqdm import tqdm
+    try:
+        with _storage_errors(collection):
+            if interactive(quiet):
+                from tqdm import tqdm
 
-        bar = tqdm(desc="ingest", unit="file", dynamic_ncols=True)
-        try:
-            report = ingestor.run(
-                paths, prune=prune, force=force, progress=lambda _s, _p: bar.update(1)
-            )
-        finally:
-            bar.close()
-    else:
-        report = ingestor.run(paths, prune=prune, force=force)
+                bar = tqdm(desc="ingest", unit="file", dynamic_ncols=True)
+                try:
+                    report = ingestor.run(
+                        paths, prune=prune, force=force, progress=lambda _s, _p: bar.update(1)
+                    )
+                finally:
+                    bar.close()
+            else:
+                report = ingestor.run(paths, prune=prune, force=force)
+    finally:
+        runner.close()
     if as_json:
         print_json(report.to_dict())
     elif not quiet:
         _summary(report)
     if report.files_failed:
         raise typer.Exit(1)
+
+
+@contextmanager
+def _storage_errors(collection: str) -> Iterator[None]:
+    """A disk that fills up or turns read-only mid-run stops it with one line (what was
+    committed before stays; a rerun once there is room resumes)."""
+    try:
+        yield
+    except OSError as exc:
+        error = storage_error(exc, f"collection {collection!r}")
+        raise IngestError(f"ingestion stopped: {error}; a rerun resumes") from exc
+    except sqlite3.OperationalError as exc:
+        raise IngestError(f"ingestion stopped: {collection!r}: {exc}; a rerun resumes") from exc
 
 
 def _summary(report: IngestReport) -> None:

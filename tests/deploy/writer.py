@@ -1,0 +1,82 @@
+"""One writer of a collection, run as its own process by the lock race test:
+
+    python -m tests.deploy.writer DATA COLLECTION DOCS TAG GO_FILE [CHROMA_URL] [--no-lock]
+
+Loads the model, prints "ready", waits for GO_FILE (so two writers start together), then
+ingests DOCS with every text suffixed by TAG (two writers write different chunks for the
+same documents) in rounds of a few chunks, and prints its report as JSON. Each store write
+takes 0.2 s longer, as on a busy store: long enough for another writer's whole round to
+happen in between. ``--no-lock`` runs without the write lock, to see what it prevents
+(chunks the catalog does not know, in most runs)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from ragline.ingest import pipeline
+from ragline.ingest.engines import LocalEngine
+from ragline.ingest.parsing import Parsed
+from ragline.retrieval.collection import Collection
+from ragline.retrieval.embedders import load_embedder
+from ragline.retrieval.settings import (
+    EmbeddingSettings,
+    IngestSettings,
+    Settings,
+    StoreSettings,
+)
+
+
+class TaggedEngine(LocalEngine):
+    def __init__(self, tag: str) -> None:
+        super().__init__()
+        self.tag = tag
+
+    def parse(
+        self, paths: Iterable[Path], settings: IngestSettings, workers: int
+    ) -> Iterator[Parsed]:
+        for parsed in super().parse(paths, settings, workers):
+            elements = tuple(
+                dataclasses.replace(e, text=f"{e.text} (written by {self.tag})")
+                for e in parsed.elements
+            )
+            yield dataclasses.replace(parsed, elements=elements)
+
+
+def main(argv: list[str]) -> None:
+    no_lock = "--no-lock" in argv
+    data, name, docs, tag, go, *rest = [a for a in argv if a != "--no-lock"]
+    settings = Settings(
+        data_dir=Path(data),
+        ingest=IngestSettings(flush_chunks=3, workers=1),
+        embedding=EmbeddingSettings(cache=False),
+        store=StoreSettings(chroma_url=rest[0] if rest else ""),
+    )
+    model = load_embedder("minilm", settings.embedding)
+    model.embed_documents(["warm up"])
+    upsert = Collection.upsert
+
+    def slow_upsert(self: Collection, *args: object, **kwargs: object) -> None:
+        time.sleep(0.2)
+        upsert(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    Collection.upsert = slow_upsert  # type: ignore[method-assign]
+    if no_lock:
+        pipeline.write_lock = lambda *_a, **_k: contextlib.nullcontext()  # type: ignore[assignment]
+    print("ready", flush=True)
+    while not Path(go).exists():
+        time.sleep(0.01)
+    ingestor = pipeline.Ingestor(
+        settings, name, embedder="minilm", model=model, workers=1, engine=TaggedEngine(tag)
+    )
+    report = ingestor.run([Path(docs)])
+    print(json.dumps(report.to_dict()), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
