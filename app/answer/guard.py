@@ -82,7 +82,10 @@ COPY_WORDS = 6
 COPY_CJK_CHARS = 10
 """The same for CJK text, in characters."""
 HOLD_WORDS = 8
-"""StreamGuard: words held back before the first delta is released."""
+"""StreamGuard: at most this many words are held back before the first delta is released."""
+RELEASE_WORDS = 2
+"""StreamGuard: text is released early once it has this many words and is not the start of an
+example or of the instructions (so it cannot be turning into a copy of one)."""
 
 
 def words(text: str) -> list[str]:
@@ -200,6 +203,10 @@ class StreamGuard:
     def __init__(self, examples: Sequence[str] = (), instructions: Sequence[str] = ()) -> None:
         self.examples = examples
         self.instructions = instructions
+        # where a copy could begin: every line and sentence of the examples and instructions
+        self._starts = [
+            words(s) for text in (*examples, *instructions) for s in sentences(text) if s.strip()
+        ]
         self.held: list[str] = []
         self.released = False
         self.blocked: Problem | None = None
@@ -211,9 +218,14 @@ class StreamGuard:
             return ""
         self.held.append(piece)
         text = "".join(self.held)
-        if len(words(text)) < HOLD_WORDS:
-            return ""
-        return self._decide(text)
+        if len(words(text)) >= HOLD_WORDS:
+            return self._decide(text)
+        settled = words(text[: max(text.rfind(" "), 0)])  # the last word may be unfinished
+        if len(settled) >= RELEASE_WORDS and not any(
+            start[: len(settled)] == settled for start in self._starts
+        ):
+            return self._decide(text)
+        return ""
 
     def finish(self) -> str:
         """At the end of the stream: whatever is still held, if it may be shown."""

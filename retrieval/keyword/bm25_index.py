@@ -256,7 +256,7 @@ class KeywordIndex:
                 metadata.append(json.loads(meta))
                 corpus.append(tokens.split())
         model = None
-        if corpus:
+        if any(corpus):  # chunks of nothing but stop words and punctuation give no model
             c = self.config
             model = bm25s.BM25(k1=c.k1, b=c.b, method=c.method)
             model.index(corpus, show_progress=False)

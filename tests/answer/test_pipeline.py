@@ -162,8 +162,10 @@ def test_prompt_show_is_the_prompt_ask_sends(env: Settings) -> None:
 def test_unusable_answers_become_extractive(env: Settings, reply: str, guard: str) -> None:
     if guard == "prompt_copy":
         reply = TemplateLibrary().get("grounded_qa", "en").system.splitlines()[0]
+    # the shipped few-shot examples in the prompt (grounded_qa has none of its own)
+    prompts = env.prompts.model_copy(update={"examples": "fewshot_qa.en", "examples_k": 4})
     llm = FakeLLM(default=reply)
-    stack = build_answerer(env, llm=llm, cache=False)
+    stack = build_answerer(env.model_copy(update={"prompts": prompts}), llm=llm, cache=False)
     answer = stack.answerer.ask(AskRequest(QUESTION, "docs"))
     assert answer.extractive and answer.guard == guard
     assert answer.text.startswith("“") and "systemctl enable" in answer.text

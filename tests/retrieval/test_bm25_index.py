@@ -164,3 +164,13 @@ def test_a_spanish_phrase_in_a_mixed_collection_is_found(tmp_path: Path) -> None
     assert [h.doc_id for h in hits][:2] in (["es", "mixed"], ["mixed", "es"])
     assert index.search("seres humanos", 5)[0].doc_id in ("es", "mixed")
     assert index.search("born free", 5)[0].doc_id in ("en", "mixed")
+
+
+def test_chunks_without_keywords_give_no_model_and_no_error(tmp_path: Path) -> None:
+    """A collection whose every chunk is stop words and punctuation has nothing to match:
+    searching it returns nothing (it used to raise inside bm25s, a 500 in the server)."""
+    index = KeywordIndex(tmp_path / "kw")
+    index.upsert([chunk("d", "!!! ??? the of and a")])
+    assert index.count() == 1
+    assert index.search("anything at all", 5) == []
+    index.close()

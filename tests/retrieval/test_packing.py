@@ -26,7 +26,7 @@ def test_everything_fits_numbered_by_rank() -> None:
     assert packed.sources[1].page == 4
     assert packed.chunk_ids == ("b1", "a1") and packed.dropped == ()
     assert packed.tokens == COUNT(packed.text) <= 1000
-    assert 'n="2" origin="/docs/a.txt" page="4"' in packed.text
+    assert 'n="2" origin="a.txt" page="4"' in packed.text
 
 
 def test_adjacent_chunks_of_a_document_merge_and_overlap_is_written_once() -> None:

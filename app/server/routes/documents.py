@@ -18,7 +18,7 @@ from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
-from ragline.ingest.loaders import SUPPORTED_SUFFIXES
+from ragline.ingest.loaders import SUPPORTED_SUFFIXES, is_supported
 from ragline.retrieval.collection import Collection, list_collections
 from ragline.retrieval.locks import write_lock
 from ragline.retrieval.settings import Settings
@@ -73,7 +73,7 @@ def safe_name(filename: str | None, content_type: str | None = None) -> str:
     """A file name to store an upload under: its own (made safe), with the suffix its part's
     content type names when its own suffix is not a supported one; 415 when neither is."""
     name = _SAFE.sub("_", Path(filename or "").name).strip(" .")[:200] or "upload"
-    if Path(name).suffix.lower() in SUPPORTED_SUFFIXES:
+    if is_supported(name):  # by its full format suffix: report.tar.gz, not just .gz
         return name
     declared = (content_type or "").split(";")[0].strip().lower()
     if declared in CONTENT_TYPES:
