@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from ragline.retrieval import embedders
 from ragline.retrieval.collection import ChunksRemoved, Collection
@@ -44,7 +45,7 @@ class CollectionPool:
         self.single_thread_embedders = single_thread_embedders
         self.warm = warm
         self.on_open = on_open
-        self._open: dict[str, tuple[Collection, int]] = {}
+        self._open: dict[str, tuple[Collection, int, tuple[int, int]]] = {}
         self._embedders: dict[str, Embedder] = {}
         self._lock = threading.RLock()
 
@@ -64,17 +65,19 @@ class CollectionPool:
         with self._lock:
             entry = self._open.get(name)
             if entry is not None:
-                collection, version = entry
-                if Collection.exists(name, self.settings):
+                collection, version, stamp = entry
+                if _stamp(collection.path) == stamp:
                     current = collection.index_version
                     if current != version:
                         # Changed by another writer: catch up in place. Requests in flight
                         # keep this same object (closing it under them failed their reads,
                         # and a second Chroma client would share the stale state anyway).
                         collection.refresh()
-                        self._open[name] = (collection, current)
+                        self._open[name] = (collection, current, stamp)
                     return collection
-                collection.close()  # deleted: opening it again says so
+                # deleted (opening it again says so), or deleted and created anew under
+                # the same name (another identity: its own uid, store and cache namespace)
+                collection.close()
                 del self._open[name]
             info = Collection.read_info(name, self.settings)
             shared = self.embedder(info.embedder)
@@ -87,7 +90,7 @@ class CollectionPool:
                 _ = collection.store
                 collection.keyword.load()
                 collection.embedder.embed_query("warm-up")
-            self._open[name] = (collection, collection.index_version)
+            self._open[name] = (collection, collection.index_version, _stamp(collection.path))
             if self.on_open is not None:
                 self.on_open(collection)
             return collection
@@ -101,6 +104,16 @@ class CollectionPool:
 
     def close(self) -> None:
         with self._lock:
-            for collection, _ in self._open.values():
+            for collection, _version, _stamp_of in self._open.values():
                 collection.close()
             self._open.clear()
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """Which ``collection.json`` a collection was opened from (inode, modification time);
+    (0, 0) when there is none any more."""
+    try:
+        meta = (path / "collection.json").stat()
+    except OSError:
+        return (0, 0)
+    return (meta.st_ino, meta.st_mtime_ns)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -26,7 +27,11 @@ def serve(
         settings.log_level if settings.log_level != "WARNING" else "INFO", settings.log_json
     )
     if server.workers > 1:
-        # Each process builds its own app from the environment (RAGLINE_* and ragline.toml).
+        # Each process builds its own app from the environment (RAGLINE_* and ragline.toml):
+        # hand the flags down the same way, so every worker sees the address it serves on
+        # (a worker bound beyond loopback refuses to start without an API key).
+        for key, value in overrides.items():
+            os.environ[f"RAGLINE_SERVER__{key.upper()}"] = str(value)
         uvicorn.run(
             "ragline.server.asgi:build",
             host=server.host,

@@ -290,6 +290,11 @@ $("new-chat").addEventListener("click", () => {
   state.history = [];
   $("conversation").replaceChildren();
 });
+$("api-key").addEventListener("change", () => {
+  // reads need a key once the server has any: remember it and list what it may see
+  localStorage.setItem("ragline-key", $("api-key").value);
+  loadCollections().catch((err) => console.error(err));
+});
 $("upload-form").addEventListener("submit", (event) => {
   event.preventDefault();
   localStorage.setItem("ragline-key", $("api-key").value);
