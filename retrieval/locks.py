@@ -67,6 +67,21 @@ def holder(path: Path) -> str:
     return f"{info.get('purpose', 'a writer')} (pid {info.get('pid')} on {info.get('host')}, since {since})"
 
 
+_DISK_ERRORS = (
+    ("disk is full", "no space left on device"),
+    ("no space left", "no space left on device"),
+    ("readonly database", "the file system is read-only"),
+    ("read-only file system", "the file system is read-only"),
+)
+"""What SQLite and embedded Chroma say when their disk cannot be written."""
+
+
+def disk_reason(message: str) -> str | None:
+    """The disk problem a store's error message reports, in ragline's words; None if none."""
+    lowered = message.lower()
+    return next((reason for key, reason in _DISK_ERRORS if key in lowered), None)
+
+
 def storage_error(exc: OSError, what: str) -> StorageUnavailable:
     reason = {
         errno.EROFS: "the file system is read-only",
@@ -150,4 +165,11 @@ def _acquire(path: Path, name: str, purpose: str, timeout_s: float) -> int:
     return fd
 
 
-__all__ = ["CollectionLocked", "StorageUnavailable", "lock_path", "write_lock"]
+__all__ = [
+    "CollectionLocked",
+    "StorageUnavailable",
+    "disk_reason",
+    "lock_path",
+    "storage_error",
+    "write_lock",
+]

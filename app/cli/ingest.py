@@ -15,7 +15,7 @@ from ragline.cli.output import interactive, print_json
 from ragline.ingest.engines import ENGINES, open_engine
 from ragline.ingest.pipeline import Ingestor, IngestReport
 from ragline.retrieval.errors import IngestError
-from ragline.retrieval.locks import storage_error
+from ragline.retrieval.locks import disk_reason, storage_error
 from ragline.retrieval.logs import setup_logging
 from ragline.retrieval.settings import load_settings
 
@@ -105,7 +105,10 @@ def _storage_errors(collection: str) -> Iterator[None]:
         error = storage_error(exc, f"collection {collection!r}")
         raise IngestError(f"ingestion stopped: {error}; a rerun resumes") from exc
     except sqlite3.OperationalError as exc:
-        raise IngestError(f"ingestion stopped: {collection!r}: {exc}; a rerun resumes") from exc
+        reason = disk_reason(str(exc)) or str(exc)
+        raise IngestError(
+            f"ingestion stopped: cannot write collection {collection!r}: {reason}; a rerun resumes"
+        ) from exc
 
 
 def _summary(report: IngestReport) -> None:

@@ -21,6 +21,7 @@ import numpy as np
 
 from ragline.retrieval.embedders.offline import force_offline
 from ragline.retrieval.errors import BackendUnavailable, CollectionMismatch, StoreBusy, UsageError
+from ragline.retrieval.locks import StorageUnavailable, disk_reason
 from ragline.retrieval.stores import chroma_server as server
 from ragline.retrieval.stores.base import Closable
 from ragline.retrieval.stores.filters import ChromaFilter, clean_metadata, to_chroma
@@ -148,8 +149,23 @@ class ChromaStore(Closable):
 
     # -- writes ---------------------------------------------------------------------------
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        with self._using():
+        with self._using(), self._writable():
             self._upsert(chunks, vectors)
+
+    @contextmanager
+    def _writable(self) -> Iterator[None]:
+        """A full or read-only disk under the embedded store is a StorageUnavailable."""
+        from chromadb.errors import InternalError
+
+        try:
+            yield
+        except InternalError as exc:
+            reason = disk_reason(str(exc))
+            if reason is None:
+                raise
+            raise StorageUnavailable(
+                f"cannot write the vector store of {self.path.parent.name!r}: {reason}"
+            ) from exc
 
     def _upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         self._check_open()
@@ -173,7 +189,7 @@ class ChromaStore(Closable):
             )
 
     def delete(self, chunk_ids: Iterable[str]) -> int:
-        with self._using():
+        with self._using(), self._writable():
             return self._delete(chunk_ids)
 
     def _delete(self, chunk_ids: Iterable[str]) -> int:
