@@ -49,7 +49,7 @@ def test_queries_and_passages_get_their_own_prefix(e5: E5Embedder) -> None:
     assert float(query @ passage) < 0.999  # "query: " and "passage: " differ
     engine: Any = e5.model
     assert np.allclose(query, np.asarray(engine.query(text)), atol=1e-5)
-    assert np.allclose(passage, np.asarray(engine.passage(text)), atol=1e-5)
+    assert float(passage @ np.asarray(engine.passage(text))) > 0.9995  # torch runtime
     batch = embed_queries(e5, [text, "apt"])
     assert np.allclose(batch[0], query, atol=1e-4)
 
@@ -70,3 +70,16 @@ def test_token_counter_counts_the_chunk_alone(counter: E5TokenCounter) -> None:
     assert 0 < counter.count("Debian") < counter.count("Debian is a free operating system.")
     assert counter.count("内核" * 50) > 20
     assert 500 <= counter.max_tokens < 512
+
+
+def test_the_torch_runtime_computes_what_the_engine_does(e5: E5Embedder) -> None:
+    texts = [
+        "Enable a unit with systemctl enable NAME so it starts at boot.",
+        "Debian 是一个自由的操作系统。它使用 Linux 内核和 GNU 工具！",
+        "Two  spaces,\ta tab\nand a newline; ＦＵＬＬ width and ﬁ ligatures",
+    ]
+    torch_side = e5.torch_model
+    for text in texts:  # the same tokens as the engine counts
+        assert len(torch_side.token_ids("passage: " + text)) == e5.model.token_count(text, False)
+    engine = np.asarray(e5.model.passage(texts))
+    assert float((e5.embed_documents(texts) * engine).sum(axis=1).min()) > 0.9995
