@@ -2,16 +2,17 @@
 
 For each dataset in ../shared/eval-data (when present) the corpus is written out as text
 files, then, each in a fresh process (so peak memory is per job):
-  - ragline: Ingestor (unstructured-free fast path for text, token-measured chunks, batched
+  - ragline: Ingestor with its default settings (the embedder chosen by the corpus language,
+    ``--embedder`` to force one; token-measured chunks with contextual headers, batched
     cached embeddings, Chroma) on a fresh data dir — and then the same run again on the
-    unchanged tree (the no-change re-ingest); the default precision is ``auto`` (bf16 on a
-    CPU with native bf16), so ragline also runs once more with ``fp32`` on a fresh data dir,
-    to show what each part of the difference comes from;
+    unchanged tree (the no-change re-ingest); ``--fp32`` adds a run with
+    ``embedding.precision = fp32`` on a fresh data dir;
   - LangChain: DirectoryLoader(TextLoader) + RecursiveCharacterTextSplitter(1000, 200) +
-    HuggingFaceEmbeddings on the same MiniLM model + FAISS.from_documents.
+    HuggingFaceEmbeddings on MiniLM + FAISS.from_documents (the recipe users copy).
 Prints a Markdown table; ratios are against LangChain measured in the same run.
 
-    .venv/bin/python bench/ingest.py [--datasets python-faq ...] [--limit N] [--json OUT]
+    .venv/bin/python bench/ingest.py [--datasets python-faq ...] [--limit N] [--embedder auto]
+        [--fp32] [--json OUT]
 """
 
 from __future__ import annotations
@@ -40,7 +41,12 @@ def worker_ragline(corpus: Path, data: Path, embedder: str, precision: str) -> d
     started = time.perf_counter()
     report = Ingestor(settings, "bench", embedder=embedder).run([corpus])
     seconds = time.perf_counter() - started
+    from ragline.retrieval.collection import Collection
+
+    with Collection.open("bench", settings) as collection:
+        chosen = collection.info.embedder
     return {
+        "embedder": chosen,
         "seconds": round(seconds, 2),
         "docs": report.files_ok + report.files_skipped,
         "chunks": report.chunks_added,
@@ -88,7 +94,7 @@ def worker_langchain(corpus: Path) -> dict[str, Any]:
     }
 
 
-def bench_dataset(name: str, limit: int | None, embedder: str) -> dict[str, Any]:
+def bench_dataset(name: str, limit: int | None, embedder: str, with_fp32: bool) -> dict[str, Any]:
     script = Path(__file__)
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
         corpus, data = Path(tmp) / "corpus", Path(tmp) / "data"
@@ -96,20 +102,24 @@ def bench_dataset(name: str, limit: int | None, embedder: str) -> dict[str, Any]
         lc = run_worker(script, ["langchain", str(corpus)])
         first = run_worker(script, ["ragline", str(corpus), str(data), embedder, "auto"])
         again = run_worker(script, ["ragline", str(corpus), str(data), embedder, "auto"])
-        fp32 = run_worker(script, ["ragline", str(corpus), str(data) + "-fp32", embedder, "fp32"])
+        fp32 = None
+        if with_fp32:
+            fp32 = run_worker(
+                script, ["ragline", str(corpus), str(data) + "-fp32", embedder, "fp32"]
+            )
     return {
         "dataset": name,
         "docs": n,
-        "embedder": embedder,
+        "embedder": first["embedder"],
         "ragline precision": first["precision"],
         "ragline docs/s": round(n / first["seconds"], 2),
-        "ragline fp32 docs/s": round(n / fp32["seconds"], 2),
+        "ragline fp32 docs/s": round(n / fp32["seconds"], 2) if fp32 else "",
         "ragline chunks/s": round(first["chunks"] / first["seconds"], 2),
         "langchain docs/s": round(n / lc["seconds"], 2),
         "langchain chunks/s": round(lc["chunks"] / lc["seconds"], 2),
         "langchain text lost to truncation": f"{lc['chunks_truncated']} chunks, {lc['tokens_lost_share']:.0%} of tokens",
         "throughput ratio": round(lc["seconds"] / first["seconds"], 2),
-        "fp32 ratio": round(lc["seconds"] / fp32["seconds"], 2),
+        "fp32 ratio": round(lc["seconds"] / fp32["seconds"], 2) if fp32 else "",
         "ragline chunks": first["chunks"],
         "langchain chunks": lc["chunks"],
         "first ingest s": first["seconds"],
@@ -127,7 +137,8 @@ def main() -> None:
     )
     parser.add_argument("--datasets", nargs="*", default=DATASETS)
     parser.add_argument("--limit", type=int, default=None, help="documents per dataset")
-    parser.add_argument("--embedder", default="minilm", help="same model on both sides")
+    parser.add_argument("--embedder", default="auto", help="ragline's embedder (auto: by language)")
+    parser.add_argument("--fp32", action="store_true", help="also run ragline in fp32")
     parser.add_argument("--json", type=Path, default=None)
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         kind, *rest = sys.argv[2:]
@@ -142,10 +153,11 @@ def main() -> None:
     present = [d for d in args.datasets if (EVAL_DATA / d / "corpus.jsonl").is_file()]
     if not present:
         raise SystemExit(f"no datasets found under {EVAL_DATA}")
-    rows = [bench_dataset(d, args.limit, args.embedder) for d in present]
+    rows = [bench_dataset(d, args.limit, args.embedder, args.fp32) for d in present]
     columns = [
         "dataset",
         "docs",
+        "embedder",
         "ragline precision",
         "ragline docs/s",
         "ragline fp32 docs/s",
@@ -163,7 +175,8 @@ def main() -> None:
         "langchain peak MB",
     ]
     print(
-        f"machine: {machine()}; embedder: {args.embedder} on both sides; {time.strftime('%Y-%m-%d')}"
+        f"machine: {machine()}; ragline embedder: {args.embedder}, LangChain: MiniLM; "
+        f"{time.strftime('%Y-%m-%d')}"
     )
     print(table(rows, columns))
     if args.json:

@@ -41,9 +41,10 @@ def default_data_dir() -> Path:
 class EmbeddingSettings(BaseModel):
     model: EmbedderChoice = Field(
         "auto",
-        description="Embedder for new collections: 'minilm' (English), 'use-m3' "
-        "(multilingual: Chinese, mixed, cross-lingual) or 'auto' (chosen by the language "
-        "of the first documents).",
+        description="Embedder for new collections: 'e5-small' (multilingual-e5-small: any "
+        "language, questions in another language than the documents'), 'minilm' (English "
+        "only, fastest ingestion), 'use-m3' (multilingual USE) or 'auto' (by the language of "
+        "the first documents: e5-small for every language today).",
     )
     batch_size: int = Field(64, ge=1, le=65536)
     device: Device = "auto"
@@ -56,7 +57,11 @@ class EmbeddingSettings(BaseModel):
 
 
 class ChunkingSettings(BaseModel):
-    size: int = Field(200, ge=16, description="Target chunk size in embedder tokens.")
+    size: int = Field(
+        254,
+        ge=16,
+        description="Target chunk size in embedder tokens, the contextual header included.",
+    )
     overlap: int = Field(32, ge=0, description="Tokens shared by consecutive chunks.")
 
     @model_validator(mode="after")
@@ -166,13 +171,15 @@ class RetrievalSettings(BaseModel):
         None,
         ge=0.0,
         description="RRF weight of the BM25 ranking; unset = by the collection's embedder "
-        "(0.5 with minilm, 2.0 with use-m3, 1.0 otherwise; see docs/retrieval-quality.md).",
+        "(0.5 with e5-small and minilm, 2.0 with use-m3, 1.0 otherwise; see "
+        "docs/retrieval-quality.md).",
     )
     bm25_cue_boost: float = Field(
-        1.0,
+        0.0,
         ge=0.0,
         description="Queries with exact-match cues (quoted strings, code identifiers, flags, "
-        "paths) fuse with the BM25 weight times 1 + this; 0 = off.",
+        "paths) fuse with the BM25 weight times 1 + this; 0 = off (measured: no gain on "
+        "the eval sets, docs/retrieval-quality.md).",
     )
     mmr: bool = Field(False, description="Diversify the final hits (maximal marginal relevance).")
     mmr_lambda: float = Field(
@@ -196,7 +203,8 @@ class RetrievalSettings(BaseModel):
     no_context_threshold: float | None = Field(
         None,
         description="Below this best score the answer layer is told there is no good context; "
-        "unset = by the collection's embedder for dense cosine (0.3 minilm, 0.25 use-m3), "
+        "unset = by the collection's embedder for dense cosine (0.84 e5-small, 0.3 minilm, "
+        "0.25 use-m3), "
         "else 0.3.",
     )
     no_context_score: NoContextScore = Field(
