@@ -24,6 +24,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -31,11 +32,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ragline.retrieval.errors import BackendUnavailable, RaglineError
+from ragline.retrieval.errors import BackendUnavailable, RaglineError, UsageError
 
 _held: dict[Path, tuple[int, int]] = {}
 """Locks this process holds: path -> (thread id, depth)."""
 _held_lock = threading.Lock()
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+"""Collection names (as ``ragline.retrieval.collection.check_name`` has them)."""
 
 
 class CollectionLocked(RaglineError):
@@ -52,6 +55,8 @@ class StorageUnavailable(BackendUnavailable):
 def lock_path(collections_dir: Path, name: str) -> Path:
     """The lock file of collection ``name`` (collection names never start with a dot, so it
     cannot be taken for a collection or collide with one)."""
+    if not _NAME.match(name):
+        raise UsageError(f"invalid collection name {name!r}")
     return collections_dir / f".{name}.lock"
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ragline.retrieval.collection import Collection
+from ragline.retrieval.errors import UsageError
 from ragline.retrieval.locks import CollectionLocked, StorageUnavailable, lock_path, write_lock
 from ragline.retrieval.settings import Settings, StoreSettings
 from tests.deploy.services import ROOT, ChromaServer, ragline_env
@@ -89,6 +90,13 @@ def test_a_holder_that_is_killed_releases_the_lock(tmp_path: Path) -> None:
     proc.wait()
     with write_lock(tmp_path, "kb", "ingest", timeout_s=5):
         assert lock_path(tmp_path, "kb").exists()
+
+
+def test_a_name_never_leads_out_of_the_collections_directory(tmp_path: Path) -> None:
+    for name in ("../escape", ".hidden", "a/b", ""):
+        with pytest.raises(UsageError), write_lock(tmp_path / "collections", name, "ingest"):
+            pass
+    assert not list(tmp_path.rglob("*.lock"))
 
 
 def test_an_unwritable_data_dir_fails_at_once(tmp_path: Path) -> None:
