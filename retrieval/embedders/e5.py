@@ -80,12 +80,14 @@ class E5Embedder:
     def __init__(
         self,
         batch_size: int = 64,
-        threads: int | None = None,
+        threads: int = 0,
         runtime: str = "torch",
         precision: str = "auto",
     ) -> None:
         self.batch_size = batch_size
         self.threads = threads
+        """Engine threads for questions; 0 = every core. A server's pool sets 1 before the
+        first question (many concurrent questions, one core each)."""
         self.runtime = runtime
         self.precision = precision
 

@@ -195,7 +195,8 @@ def test_bad_flags_are_one_line_usage_errors(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_real_models_end_to_end(tmp_path: Path) -> None:
-    """MiniLM through ragline and through LangChain's HuggingFaceEmbeddings."""
+    """The default embedder (e5-small, by language) through ragline and through ragline's
+    LangChain ``Embeddings`` adapter in the LangChain recipe."""
     write_fixture(tmp_path / "fx")
     out = tmp_path / "report"
     done = ragline(
@@ -205,7 +206,7 @@ def test_real_models_end_to_end(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     report = json.loads((out / "report.json").read_text())
     by_name = {c["name"]: c for c in report["configs"]}
-    assert by_name["LangChain recipe"]["params"]["embeddings"] == "HuggingFaceEmbeddings"
-    assert by_name["dense alone"]["params"]["embedder"] == "minilm"
+    assert by_name["LangChain recipe"]["params"]["embeddings"] == "RaglineEmbeddings"
+    assert by_name["dense alone"]["params"]["embedder"] == "e5-small"
     for c in report["configs"]:
         assert c["summary"]["hit_rate@10"]["mean"] >= 0.75, c["name"]
