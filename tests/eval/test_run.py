@@ -74,7 +74,7 @@ def test_report_carries_provenance_and_per_query_values(first_run: tuple[Result,
     meta = report["meta"]
     assert meta["ragline_version"] and "commit" in meta["git"] and meta["machine"]["cores"]
     assert meta["date"] and meta["seconds"] > 0
-    assert report["settings"]["chunking"]["size"] == 200
+    assert report["settings"]["chunking"]["size"] == 254
     names = [c["name"] for c in report["configs"]]
     assert names == ["ragline hybrid", "bm25 alone", "dense alone", "LangChain recipe"]
     primary = report["configs"][0]
