@@ -4,10 +4,10 @@
 
 Loads the model, prints "ready", waits for GO_FILE (so two writers start together), then
 ingests DOCS with every text suffixed by TAG (two writers write different chunks for the
-same documents) in rounds of a few chunks, and prints its report as JSON. Each store write
-takes 0.2 s longer, as on a busy store: long enough for another writer's whole round to
-happen in between. ``--no-lock`` runs without the write lock, to see what it prevents
-(chunks the catalog does not know, in most runs)."""
+same documents) in rounds of a few chunks, and prints its report as JSON. Recording a round
+in the catalog takes 0.2 s longer, as on a slow disk: long enough for the other writer to
+read the same documents' state in between. ``--no-lock`` runs without the write lock, to
+see what it prevents: chunks in the store that the catalog does not know."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from pathlib import Path
 from ragline.ingest import pipeline
 from ragline.ingest.engines import LocalEngine
 from ragline.ingest.parsing import Parsed
-from ragline.retrieval.collection import Collection
+from ragline.retrieval.catalog import Catalog
 from ragline.retrieval.embedders import load_embedder
 from ragline.retrieval.settings import (
     EmbeddingSettings,
@@ -59,13 +59,13 @@ def main(argv: list[str]) -> None:
     )
     model = load_embedder("minilm", settings.embedding)
     model.embed_documents(["warm up"])
-    upsert = Collection.upsert
+    begin = Catalog.begin_writes
 
-    def slow_upsert(self: Collection, *args: object, **kwargs: object) -> None:
+    def slow_begin(self: Catalog, *args: object, **kwargs: object) -> None:
         time.sleep(0.2)
-        upsert(self, *args, **kwargs)  # type: ignore[arg-type]
+        begin(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    Collection.upsert = slow_upsert  # type: ignore[method-assign]
+    Catalog.begin_writes = slow_begin  # type: ignore[method-assign]
     if no_lock:
         pipeline.write_lock = lambda *_a, **_k: contextlib.nullcontext()  # type: ignore[assignment]
     print("ready", flush=True)
