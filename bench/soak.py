@@ -86,7 +86,11 @@ class Fault:
 class Soak:
     url: str
     collection: str
+    """What the query clients ask and search."""
     rng: random.Random
+    uploads: str = "uploads"
+    """Where the uploader's files go (a collection of its own: every write moves a
+    collection's index version, which retires its cached answers)."""
     samples: list[Sample] = field(default_factory=list)
     ingested: dict[str, bytes] = field(default_factory=dict)
     jobs: Counter[str] = field(default_factory=Counter)
@@ -105,7 +109,7 @@ class Soak:
         try:
             if kind == "upload":
                 assert files is not None
-                status, body = upload(self.url, self.collection, files)
+                status, body = upload(self.url, self.uploads, files)
                 if status == 202:
                     job_id = body["job_id"]
             elif kind == "search":
@@ -210,7 +214,7 @@ def finish_uploads(soak: Soak) -> None:
             soak.ingested.update(files)
             soak.pending = None
         else:
-            status, body = upload(soak.url, soak.collection, files)
+            status, body = upload(soak.url, soak.uploads, files)
             soak.pending = (body["job_id"] if status == 202 else None, files)
 
 
@@ -303,7 +307,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             thread.join(120)
         ended = time.monotonic()
         finish_uploads(soak)
-        ingested = {"soak": {**seed, **soak.ingested}}
+        ingested = {"soak": seed, soak.uploads: soak.ingested}
     finally:
         for service in reversed(services):
             service.stop()
@@ -334,6 +338,7 @@ def report(
     for kind in KINDS:
         mine = [s for s in samples if s.kind == kind]
         errors = Counter(s.outcome for s in mine if s.outcome != "ok")
+        hits = sum(s.cached for s in mine)
         kinds.append(
             {
                 "kind": kind,
@@ -342,6 +347,7 @@ def report(
                 "error rate": f"{sum(errors.values()) / max(1, len(mine)):.2%}",
                 "by outcome": ", ".join(f"{k}: {v}" for k, v in sorted(errors.items())) or "-",
                 "p99 ms": p99(mine),
+                "cache hits": f"{hits / max(1, len(mine)):.0%}" if kind.startswith("ask") else "",
             }
         )
     rows = []
