@@ -72,9 +72,13 @@ def translate(url: str) -> Iterator[None]:
 
     try:
         yield
-    except httpx.TransportError as exc:
+    except (httpx.TransportError, ValueError) as exc:
+        # chromadb's client turns a refused connection while it starts into a ValueError
+        cause = exc if isinstance(exc, httpx.TransportError) else exc.__context__
+        if not isinstance(cause, httpx.TransportError):
+            raise
         raise StoreUnavailable(
-            f"the Chroma server at {url} does not answer ({type(exc).__name__}); "
+            f"the Chroma server at {url} does not answer ({type(cause).__name__}); "
             "retry when it is back"
         ) from exc
 

@@ -103,7 +103,7 @@ def test_a_collection_is_never_opened_in_the_other_mode(
     with pytest.raises(CollectionMismatch, match="embedded store"):
         open_server_store(chroma, tmp_path / "embedded", name())
     open_server_store(chroma, tmp_path / "remote", name()).close()
-    with pytest.raises(CollectionMismatch, match="set store.chroma_url"):
+    with pytest.raises(CollectionMismatch, match=r"set store\.chroma_url"):
         ChromaStore(tmp_path / "remote", DIM)
 
 
@@ -148,6 +148,8 @@ def test_a_server_that_goes_away_fails_clearly_and_comes_back(
                     read()
             with pytest.raises(BackendUnavailable, match="does not answer"):
                 store.upsert(chunks[:1], vectors[:1])
+            with pytest.raises(BackendUnavailable, match="does not answer"):
+                open_server_store(chroma, tmp_path / "another", name())  # opening one, too
             assert chroma_server.heartbeat(chroma.url, 0.5) is not None
         finally:
             chroma.start()
