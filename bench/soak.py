@@ -1,20 +1,17 @@
 """Soak: mixed load on loopback against the Chroma-server + Redis topology, with Redis and
-the Chroma server killed and started again on a schedule.
+the Chroma server killed (SIGKILL) and started again on a schedule.
 
-Processes: a Chroma server (``chroma run``), a Redis of its own (``redis-server`` on a free
-port; never the one at 6379), and ``ragline serve`` (fake LLM, MiniLM) on them. Clients
-(threads, one request at a time each) send a mix of requests for ``--minutes``:
-``search`` (hybrid), ``ask-cached`` (questions asked before), ``ask-uncached`` (new
-questions) and ``upload`` (a new file; its job is followed to the end, a failed one is
-uploaded again, as a client would). Faults take turns, evenly spaced: the service is
-killed (SIGKILL), stays down ``--down`` seconds, then starts again on the same port and data.
+A Chroma server (``chroma run``), a Redis of its own (a free port, never 6379) and ``ragline
+serve`` (fake LLM, MiniLM). Query clients (one request at a time each) search, ask questions
+asked before and ask new ones in collection ``soak``; an uploader adds one file at a time to
+``uploads`` and follows its job (a failed job's file is uploaded again, as a client would).
+Faults take turns, evenly spaced; a service stays down ``--down`` seconds.
 
-Reported: requests and error rate by kind; for each fault, p99 latency before, during
-(kill until recovery) and after it; the recovery time (from the service answering its own
-health check until the first request that needs it succeeds again: a search for Chroma, a
-cached answer for Redis); and a final consistency check of every collection (documents,
-chunks, a sample of ids with their texts) against what was ingested. Targets: no lost
-document, no 5xx outside fault windows, recovery within 5 s.
+Reported: requests and errors by kind; per fault, p99 before, during (kill to recovery) and
+after it, and the recovery time (from the service's own health check answering to the first
+request needing it that succeeds: a search for Chroma, a cached answer for Redis); then every
+collection checked against what was ingested (documents, chunks, a sample of ids and texts).
+Targets: no lost document, no 5xx outside fault windows, recovery within 5 s.
 
     .venv/bin/python bench/soak.py [--minutes 10] [--smoke] [--clients 4] [--down 10]
         [--data-dir DIR] [--json OUT]
