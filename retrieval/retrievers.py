@@ -33,7 +33,7 @@ BM25_WEIGHT_BY_EMBEDDER = {"minilm": 0.5, "use-m3": 2.0, "e5-small": 0.5}
 (bench/retrieval_quality.py --grid): MiniLM and e5 are stronger than BM25 (and BM25 finds
 little for a question in another language), USE-m3 is weaker than jieba BM25 on Chinese."""
 
-NO_CONTEXT_BY_EMBEDDER = {"minilm": 0.3, "use-m3": 0.25, "e5-small": 0.84}
+NO_CONTEXT_BY_EMBEDDER = {"minilm": 0.3, "use-m3": 0.25, "e5-small": 0.83}
 """Default threshold on the best dense cosine per embedder, measured (docs/retrieval-quality.md,
 bench/embed_no_context.py) on in-domain eval queries vs off-topic questions; e5's cosines
 crowd into 0.75-0.95, so its threshold is high."""

@@ -203,7 +203,7 @@ class RetrievalSettings(BaseModel):
     no_context_threshold: float | None = Field(
         None,
         description="Below this best score the answer layer is told there is no good context; "
-        "unset = by the collection's embedder for dense cosine (0.84 e5-small, 0.3 minilm, "
+        "unset = by the collection's embedder for dense cosine (0.83 e5-small, 0.3 minilm, "
         "0.25 use-m3), "
         "else 0.3.",
     )
