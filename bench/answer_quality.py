@@ -112,6 +112,38 @@ def run_set(name: str, args: argparse.Namespace, settings: Any, llm: Any) -> dic
     return {"row": row, "report": report}
 
 
+def context_only(name: str, args: argparse.Namespace, settings: Any, llm: Any) -> str:
+    """Gold answers present in the prompt's sources, per set (no generation)."""
+    import statistics
+
+    from ragline.answer import AskRequest
+    from ragline.answer.build import build_answerer
+    from ragline.eval.answer_metrics import gold_match
+    from ragline.eval.answers import answer_settings
+    from ragline.eval.config import RunConfig
+    from ragline.eval.datasets import load_dataset
+    from ragline.eval.index import ensure_index
+
+    dataset = load_dataset(QA / name)
+    config = RunConfig.from_settings(settings, name="ragline default")
+    built = ensure_index(dataset, config, settings)
+    stack = build_answerer(answer_settings(settings, config, "ctx:"), llm=llm, cache=False)
+    found, sizes = 0, []
+    asked = [q for q in dataset.queries if args.half == "all" or half_of(q) == args.half]
+    for qid in asked[: args.limit]:
+        prompt = stack.answerer.prompt_for(AskRequest(dataset.queries[qid], built.name))
+        if prompt is None:
+            continue
+        sizes.append(prompt.tokens.prompt)
+        text = "\n".join(s.text for s in prompt.sources)
+        found += bool(gold_match(text, dataset.answers.get(qid, ()), dataset.patterns.get(qid)))
+    n = len(asked[: args.limit])
+    return (
+        f"{name}: gold answer in the prompt's sources {found}/{n} ({found / max(n, 1):.0%}); "
+        f"prompt tokens p50 {statistics.median(sizes) if sizes else 0}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -123,6 +155,12 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="llm.model (a bundled model name)")
     parser.add_argument("--json", type=Path, default=None, help="write every record here")
     parser.add_argument("--write-doc", action="store_true", help=f"update {DOC.name}")
+    parser.add_argument(
+        "--context-only",
+        action="store_true",
+        help="no generation: how often a gold answer is in the sources the prompt gives the "
+        "model (the ceiling of what it can answer), and the prompt's size",
+    )
     args = parser.parse_args()
 
     from ragline.llm import load_llm
@@ -140,6 +178,10 @@ def main() -> None:
         )
     llm = load_llm(settings)
     started = time.perf_counter()
+    if args.context_only:
+        for name in args.sets:
+            print(context_only(name, args, settings, llm))
+        return
     results = [run_set(name, args, settings, llm) for name in args.sets]
     llm.close()
     rows = [r["row"] for r in results]
