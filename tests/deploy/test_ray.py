@@ -89,7 +89,7 @@ def test_the_ray_engine_writes_what_the_local_engine_writes(
         shipped.close()
     assert ray.is_initialized(), "an engine leaves a Ray instance it did not start running"
     for ran in (engine, shipped):  # the work went to Ray: a task per file, embedding batches
-        assert ran.tasks["parse"] == local.files_ok and ran.tasks["embed"] >= 2
+        assert ran.tasks["parse"] == local.files_ok and ran.tasks["embed"] >= 1
     for report in (on_ray, sent):
         assert (report.files_ok, report.chunks_added) == (local.files_ok, local.chunks_added)
         assert report.files_failed == local.files_failed == []
