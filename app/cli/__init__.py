@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from typing import Annotated
 
@@ -96,3 +97,10 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except (OSError, sqlite3.Error) as exc:
+        # the data directory itself failed us (read-only, full, unreadable): one line, no
+        # traceback; nothing was changed by a command that could not open its files
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
+        typer.echo(f"error: cannot use the data directory: {reason}{where}", err=True)
+        sys.exit(1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import sqlite3
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +21,8 @@ from fastapi.exceptions import RequestValidationError
 
 from ragline.ingest.loaders import SUPPORTED_SUFFIXES, is_supported
 from ragline.retrieval.collection import Collection, list_collections
-from ragline.retrieval.locks import write_lock
+from ragline.retrieval.errors import RaglineError
+from ragline.retrieval.locks import storage_error, write_lock
 from ragline.retrieval.settings import Settings
 from ragline.server.openapi import KEYED, ErrorBody, errors
 from ragline.server.security import Caller, ReadKey, WriteKey
@@ -65,7 +67,11 @@ def collections(state: StateDep, caller: ReadKey) -> dict[str, Any]:
     rows = []
     for name in list_collections(state.settings):
         if caller.may_see(name):
-            rows.append(state.collections.get(name).stats())
+            try:
+                rows.append(state.collections.get(name).stats())
+            except (OSError, sqlite3.Error, RaglineError):
+                # e.g. created on a full disk: listed as unusable, the others still listed
+                rows.append({"name": name, "error": "this collection cannot be opened"})
     return {"data": rows}
 
 
@@ -106,7 +112,7 @@ def uploads_dir(settings: Settings, collection: str, tenant: str) -> Path:
 @router.post(
     "/collections/{name}/documents",
     status_code=202,
-    responses=errors(400, *KEYED, 413, 415, 422),
+    responses=errors(400, *KEYED, 413, 415, 422, 503),
     openapi_extra=UPLOAD_SCHEMA,
 )
 async def upload(
@@ -131,10 +137,10 @@ async def upload(
         )
     names = _distinct([safe_name(f.filename, f.content_type) for f in files])
     folder = uploads_dir(state.settings, name, caller.tenant)
-    folder.mkdir(parents=True, exist_ok=True)
     limit = int(server.max_upload_mb * 1024 * 1024)
     staged: list[Path] = []
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         for upload_file, filename in zip(files, names, strict=True):
             # A unique temporary name: two uploads of one file name never write one file.
             tmp = folder / f".{secrets.token_hex(8)}.{filename}.part"
@@ -142,6 +148,8 @@ async def upload(
             await _stage(upload_file, tmp, filename, limit, server.max_upload_mb)
         for tmp, filename in zip(staged, names, strict=True):
             os.replace(tmp, folder / filename)  # all files passed: none is refused after this
+    except OSError as exc:  # a full or read-only disk: 503 with one line, not a 500
+        raise storage_error(exc, "the upload") from None
     finally:
         for tmp in staged:
             tmp.unlink(missing_ok=True)  # a failed upload leaves nothing behind
