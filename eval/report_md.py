@@ -172,7 +172,7 @@ def answer_rows(report: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     gate_of = {metric: gate for gate, metric in GATES.items()}
     rows = []
     for metric, label in ANSWER_METRICS.items():
-        gate = gate_of[metric] + (" (1 − value)" if metric == "unsupported" else "")
+        gate = gate_of.get(metric, "–") + (" (1 − value)" if metric == "unsupported" else "")
         s = summary[metric]
         rows.append([label, gate, num(s["mean"]), str(s["n"])])
     return ["metric", "--fail-under name", "value", "questions"], rows

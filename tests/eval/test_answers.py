@@ -195,7 +195,8 @@ def test_answer_gates_pass_and_fail_with_exit_1(qa_run: Run) -> None:
     assert rows["answer_em"]["value"] == pytest.approx(1 / 3)
     assert "gate FAIL: answer_em = 0.3333 (needs ≥ 0.5)" in result.output
     assert "gate pass: answer_f1" in result.output
-    assert "answers (4 questions): answer_em 0.3333, answer_f1 0.6905" in result.output
+    assert "answers (4 questions): answer_correct 1.0000" in result.output
+    assert "answer_em 0.3333, answer_f1 0.6905" in result.output
 
 
 def test_reports_have_an_answers_section_with_the_worst_answers(
