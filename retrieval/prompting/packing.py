@@ -196,8 +196,12 @@ def _materialise(groups: Sequence[_Group]) -> tuple[PackedSource, ...]:
 
 
 def _join(text: str, before: _Part, after: _Part) -> str:
-    """Append ``after`` to ``text`` (which ends with ``before``), writing their overlap once."""
+    """Append ``after`` to ``text`` (which ends with ``before``), writing their overlap once.
+    A chunk's text may open with a contextual header (title > headings) before its body; the
+    body is the last ``end - start`` characters, and only the body is appended."""
     nxt = after.text
+    if after.start is not None and after.end is not None and 0 < after.end - after.start < len(nxt):
+        nxt = nxt[-(after.end - after.start) :]  # the header is already in ``text``
     if before.end is not None and after.start is not None and before.end - after.start > 0:
         overlap = before.end - after.start
         if nxt[:overlap] == before.text[-overlap:]:

@@ -105,3 +105,19 @@ def test_packing_never_exceeds_the_budget(
     assert kept | dropped == {h.chunk_id for h in hits} and not kept & dropped
     for source in packed.sources:  # every packed text ends at a sentence end
         assert source.text.rstrip().endswith(".")
+
+
+def test_neighbours_with_a_contextual_header_merge_without_repeating_it() -> None:
+    body = "Alpha beta gamma. Delta epsilon zeta. Eta theta iota."
+    header = "Guide > Install\n\n"
+    first = Hit("a", "d", header + body[:36], 1.0, {"source": "/g.md", "start": 0, "end": 36})
+    second = Hit(
+        "b",
+        "d",
+        header + body[18:],
+        0.9,
+        {"source": "/g.md", "position": 1, "start": 18, "end": len(body)},
+    )
+    packed = pack([first, second], 1000, COUNT, lambda ss: "\n".join(s.text for s in ss))
+    (source,) = packed.sources
+    assert source.text == header + body  # the header once, the overlap once
