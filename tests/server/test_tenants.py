@@ -126,7 +126,9 @@ def test_chat_completions_streamed_or_not_stay_in_the_tenant(world: Tenants) -> 
     assert_own("acme", mine["choices"][0]["message"]["content"])
     assert {c["file_name"] for c in mine["citations"]} <= doc_files("acme")
     again = chat(world, "acme", question)
-    assert again["ragline"]["cache_kind"] == "exact"
+    # Asked again, the answer is cached: exact when the first one was computed; the first may
+    # itself be a paraphrase hit on the /v1/ask answer above (same tenant), and stays one.
+    assert again["ragline"]["cache_kind"] == (mine["ragline"]["cache_kind"] or "exact")
     for answer in (chat(world, "bolt", question), streamed(world, "bolt", question)):
         assert_own("bolt", answer["ragline"]["answer"])
         assert {c["file_name"] for c in answer["citations"]} <= doc_files("bolt")
