@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from ragline.retrieval.prompting.focus import terms
 from ragline.retrieval.prompting.packing import PackedSource
 
 Problem = Literal["empty", "citations_only", "example_copy", "prompt_copy"]
@@ -23,6 +24,8 @@ Problem = Literal["empty", "citations_only", "example_copy", "prompt_copy"]
 MARKER = re.compile(r"[\[【]\s*\d+(?:\s*[,，、]\s*\d+)*\s*[\]】]")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _WORD = re.compile(r"[\w.\-/]+|" + _CJK.pattern)
+_ECHO = re.compile(r"\[[0-9a-f]{8,}\]|</?source-[^>\s]*(?:\s[^>]*)?>")
+"""A source tag or the fence's id echoed back: markup of the prompt, not an answer."""
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(])|(?<=[。！？；])|\n+")
 _STOP = frozenset(
     [
@@ -125,7 +128,7 @@ def problem(
     texts it was shown; ``instructions``: the prompt's own text besides the sources."""
     if not text.strip():
         return "empty"
-    if not any(ch.isalnum() for ch in MARKER.sub(" ", text)):
+    if not any(ch.isalnum() for ch in _ECHO.sub(" ", MARKER.sub(" ", text))):
         return "citations_only" if MARKER.search(text) else "empty"
     if examples and copies(text, examples):
         return "example_copy"
@@ -173,13 +176,15 @@ def extractive_answer(
     with the question (at most two, in document order, up to ``max_chars``), quoted and
     cited; None without sources or text."""
     for source in sources[:1]:
-        candidates = [s for s in sentences(source.text) if any(ch.isalnum() for ch in s)]
+        candidates = list(
+            dict.fromkeys(s for s in sentences(source.text) if any(ch.isalnum() for ch in s))
+        )
         if not candidates:
             continue
-        wanted = content_words(question)
+        wanted = terms(question)
         scored = sorted(
             range(len(candidates)),
-            key=lambda i: (-len(content_words(candidates[i]) & wanted), i),
+            key=lambda i: (-len(terms(candidates[i]) & wanted), i),
         )
         chosen = sorted(scored[:2])
         picked = [candidates[i] for i in chosen]

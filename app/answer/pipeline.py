@@ -282,6 +282,15 @@ class Answerer:
                 collection.embedder.embed_documents,
                 attribute=self.settings.prompts.attribute and refused is None,
             )
+            if refused is None and problem(checked.text) is not None and extract is not None:
+                # nothing but markers that name no source (e.g. the fence's id echoed back)
+                refused = "empty"
+                text = extract.text
+                if deltas is not None:
+                    deltas(text)
+                checked = check_citations(
+                    text, prompt.sources, hits, collection.embedder.embed_documents, attribute=False
+                )
         uncited = refused is None and bool(prompt.sources) and not checked.citations
         return replace(
             base,

@@ -2,7 +2,8 @@
 
 Follows CommonMark where it matters for retrieval: ATX (``#``) and setext (underlined)
 headings, fenced code blocks (a ``#`` inside is code, not a heading), GFM pipe tables and
-YAML front matter. Inline markup is kept as written.
+YAML front matter. HTML comment blocks are dropped (not rendered); inline markup is kept as
+written.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ _LIST_ITEM = re.compile(r"[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|$)")
 _TABLE_DELIMITER = re.compile(r" {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
 _CELL_SEPARATOR = re.compile(r"(?<!\\)\|")
 _FRONT_MATTER_MAX_LINES = 200
+_HARD_BREAK = re.compile(r"(?<!\\)\\$")
+_CJK_CHAR = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\uff00-\uffef\u3000-\u303f]"
+)
 
 
 def parse_markdown(text: str) -> list[Element]:
@@ -48,6 +53,9 @@ class _Reader:
     def _line(self, line: str) -> None:
         if not line.strip():
             self._flush()
+            return
+        if line.lstrip(" ").startswith("<!--") and not self.block:
+            self._comment(line)
             return
         fence = _FENCE.match(line)
         if fence and not (fence.group(1)[0] == "`" and "`" in fence.group(2)):
@@ -91,6 +99,17 @@ class _Reader:
                     self.i = end + 1
                 return
 
+    def _comment(self, line: str) -> None:
+        """An HTML comment block (a licence note, an editor's remark) is not rendered, so it
+        is not text of the document; what follows the closing ``-->`` on its line is."""
+        text = line.lstrip(" ")[4:]
+        while "-->" not in text and self.i < len(self.lines):
+            text = self.lines[self.i]
+            self.i += 1
+        rest = text.split("-->", 1)[1] if "-->" in text else ""
+        if rest.strip():
+            self._line(rest)
+
     def _fenced_code(self, opening: str, marker: str) -> None:
         closing = re.compile(rf" {{0,3}}{re.escape(marker[0])}{{{len(marker)},}}[ \t]*$")
         body = [opening]
@@ -122,13 +141,30 @@ class _Reader:
 
     def _flush(self) -> None:
         if self.block:
-            self._emit("\n".join(line.strip() for line in self.block), self.block_type)
+            self._emit(_unwrap(self.block), self.block_type)
         self.block = []
         self.block_type = TEXT
 
     def _emit(self, text: str, kind: str) -> None:
         if text.strip():
             self.out.append(Element(text, kind, heading=self.headings.path))
+
+
+def _unwrap(lines: list[str]) -> str:
+    """A paragraph's lines as it renders: a soft line break is a space (nothing between two
+    CJK characters); a hard break (two trailing spaces or a backslash) stays a line break."""
+    text = ""
+    for raw in lines:
+        line = raw.strip()
+        if not text:
+            text = line
+        elif text.endswith("\n") or (_CJK_CHAR.match(text[-1]) and line and _CJK_CHAR.match(line[0])):
+            text += line
+        else:
+            text += " " + line
+        if raw.endswith("  ") or _HARD_BREAK.search(raw):
+            text = text.rstrip("\\").rstrip() + "\n"
+    return text.strip()
 
 
 def _atx_title(rest: str) -> str:

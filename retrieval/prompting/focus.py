@@ -16,9 +16,10 @@ from collections.abc import Callable
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
 _WORD = re.compile(r"[a-z0-9_]+(?:[.\-/][a-z0-9_]+)*")
-# A sentence ends after . ! ? (+ closing quotes/brackets) before white space, after CJK full
+# A sentence ends after . ! ? (+ closing quotes/brackets) before white space and a capital,
+# digit, quote or code (so not inside "e.g. fine"), after CJK full
 # stops, or at a line break (lists, headings and code lines stay whole lines).
-_SPLIT = re.compile(r"(?<=[.!?])['\")\]]*\s+|(?<=[。！？；])|\n+")
+_SPLIT = re.compile(r"(?<=[.!?])['\")\]]*\s+(?=[A-Z0-9`'\"(\[\u4e00-\u9fff])|(?<=[。！？；])|\n+")
 _STOP = frozenset(
     [
         "a",
@@ -112,14 +113,31 @@ def terms(text: str) -> set[str]:
 
 
 def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SPLIT.split(text) if s and s.strip()]
+    return [part for part, _ in _pieces(text)]
+
+
+def _pieces(text: str) -> list[tuple[str, bool]]:
+    """The sentences of ``text``, each with whether a line break came before it."""
+    pieces: list[tuple[str, bool]] = []
+    position, broken = 0, False
+    for match in [*_SPLIT.finditer(text), None]:
+        end = match.start() if match else len(text)
+        part = text[position:end].strip()
+        if part:
+            pieces.append((part, broken))
+            broken = False
+        if match:
+            broken = broken or "\n" in match.group()
+            position = match.end()
+    return pieces
 
 
 def focus(text: str, question: str, max_tokens: int, count: Count) -> str:
     """The sentences of ``text`` most related to ``question``, within ``max_tokens``."""
     if count(text) <= max_tokens:
         return text
-    parts = sentences(text)
+    pieces = _pieces(text)
+    parts = [part for part, _ in pieces]
     if len(parts) <= 1:
         return _cut(text, max_tokens, count)
     wanted = terms(question)
@@ -142,19 +160,23 @@ def focus(text: str, question: str, max_tokens: int, count: Count) -> str:
             continue
         chosen.add(i)
         used += cost
-    out: list[str] = []
+    out: list[tuple[str, bool]] = []
     for i in sorted(chosen):
         if out and i - 1 not in chosen:
-            out.append(GAP.strip())
-        out.append(parts[i])
+            out.append((GAP.strip(), False))
+        out.append(pieces[i])
     return _join(out)
 
 
-def _join(parts: list[str]) -> str:
+def _join(parts: list[tuple[str, bool]]) -> str:
+    """Sentences back into text: a line break where the source had one (list items and
+    code lines stay on their own lines), otherwise a space, or nothing between CJK text."""
     text = ""
-    for part in parts:
+    for part, on_new_line in parts:
         if not text:
             text = part
+        elif on_new_line:
+            text += "\n" + part
         elif _CJK.match(part) or _CJK.search(text[-1:]):
             text += part
         else:

@@ -152,6 +152,7 @@ def test_prompt_show_is_the_prompt_ask_sends(env: Settings) -> None:
     [
         ("", "empty"),
         ("[1] [2]", "citations_only"),
+        ("[2e524eee017cee1a]", "empty"),  # the fence's id echoed back
         (
             "Run `python -m venv DIR`, which creates the environment in DIR [1].",
             "example_copy",

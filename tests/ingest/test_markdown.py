@@ -95,9 +95,9 @@ def test_lists_and_paragraphs() -> None:
     text = "Intro line one\nline two\n- first\n- second\n  more\n1. numbered\n\nPara"
     elements = parse_markdown(text)
     assert [(e.type, e.text) for e in elements] == [
-        (TEXT, "Intro line one\nline two"),
+        (TEXT, "Intro line one line two"),
         (LIST_ITEM, "first"),
-        (LIST_ITEM, "second\nmore"),
+        (LIST_ITEM, "second more"),
         (LIST_ITEM, "numbered"),
         (TEXT, "Para"),
     ]
@@ -165,3 +165,23 @@ def test_load_file_markdown_without_unstructured(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_soft_line_breaks_render_as_spaces_and_hard_ones_stay() -> None:
+    """A wrapped paragraph is one line of text (so a sentence is not cut at the wrap), with
+    nothing inserted between CJK characters; a hard break (two spaces, backslash) stays."""
+    text = "use the built-in\n`sorted()` function.\n\n下面的 `$unit`\n是一个单元名\n\nhard  \nbreak\\\nagain"
+    assert [e.text for e in parse_markdown(text)] == [
+        "use the built-in `sorted()` function.",
+        "下面的 `$unit` 是一个单元名",
+        "hard\nbreak\nagain",
+    ]
+
+
+def test_html_comment_blocks_are_not_text() -> None:
+    text = "<!-- adapted from the FAQ\n(licence) -->\n# Title\n\n<!-- note --> after\n\nbody"
+    assert [(e.type, e.text) for e in parse_markdown(text)] == [
+        (TITLE, "Title"),
+        (TEXT, "after"),
+        (TEXT, "body"),
+    ]
