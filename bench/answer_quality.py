@@ -14,8 +14,8 @@ Questions are split in two halves by a hash of their id: tune prompts and settin
 Any setting can be varied with RAGLINE_* variables (e.g. RAGLINE_PROMPTS__EXAMPLES=none).
 
     .venv/bin/python bench/answer_quality.py --data-dir /tmp/aq [--sets python-faq]
-        [--half report] [--limit 30] [--model qwen2.5-coder-0.5b] [--json out.json]
-        [--write-doc]
+        [--half report] [--limit 30] [--model qwen2.5-coder-0.5b] [--mode extractive]
+        [--json out.json] [--write-doc]
 """
 
 from __future__ import annotations
@@ -87,7 +87,13 @@ def run_set(name: str, args: argparse.Namespace, settings: Any, llm: Any) -> dic
         )
     config = RunConfig.from_settings(settings, name="ragline default")
     run = run_answers(
-        dataset, config, settings, llm, limit=args.limit, log=lambda m: print(m, file=sys.stderr)
+        dataset,
+        config,
+        settings,
+        llm,
+        limit=args.limit,
+        log=lambda m: print(m, file=sys.stderr),
+        mode=args.mode,
     )
     report = run.to_dict()
     summary = report["summary"]
@@ -95,7 +101,7 @@ def run_set(name: str, args: argparse.Namespace, settings: Any, llm: Any) -> dic
     row = {
         "set": name,
         "half": args.half,
-        "model": llm.model_id,
+        "model": report["llm"]["model_id"],
         "questions": report["questions"],
         "correct": _share(summary, "correct"),
         "cites relevant": _share(summary, "cites_relevant"),
@@ -153,6 +159,12 @@ def main() -> None:
     parser.add_argument("--half", choices=("tune", "report", "all"), default="report")
     parser.add_argument("--limit", type=int, default=None, help="answer the first N questions")
     parser.add_argument("--model", default=None, help="llm.model (a bundled model name)")
+    parser.add_argument(
+        "--mode",
+        choices=("plain", "extractive"),
+        default="plain",
+        help="extractive: the no-LLM baseline (quote the best source's matching sentences)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write every record here")
     parser.add_argument("--write-doc", action="store_true", help=f"update {DOC.name}")
     parser.add_argument(
@@ -195,17 +207,22 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str))
     if args.write_doc:
-        write_doc(text)
+        write_doc(text, "extractive" if args.mode == "extractive" else rows[0]["model"])
 
 
-def write_doc(text: str) -> None:
+def write_doc(text: str, tag: str) -> None:
+    """Put ``text`` in docs/benchmarks.md between this run's markers (one block per model or
+    mode, so the LLM and the extractive baseline sit side by side), with its command."""
     doc = DOC.read_text(encoding="utf-8")
-    command = "`.venv/bin/python bench/answer_quality.py --data-dir /tmp/aq --write-doc`"
-    block = f"{BEGIN}\n{command}\n\n{text}\n{END}"
-    if BEGIN in doc:
-        doc = doc[: doc.index(BEGIN)] + block + doc[doc.index(END) + len(END) :]
+    begin, end = f"<!-- answer-quality:{tag}:begin -->", f"<!-- answer-quality:{tag}:end -->"
+    command = "`.venv/bin/python bench/answer_quality.py " + " ".join(sys.argv[1:]) + "`"
+    block = f"{begin}\n{command}\n\n{text}\n{end}"
+    if begin in doc:
+        doc = doc[: doc.index(begin)] + block + doc[doc.index(end) + len(end) :]
+    elif END in doc:
+        doc = doc[: doc.index(END) + len(END)] + "\n\n" + block + doc[doc.index(END) + len(END) :]
     else:
-        doc += f"\n## Answer quality (`bench/answer_quality.py`)\n\n{block}\n"
+        doc += f"\n## Answer quality (`bench/answer_quality.py`)\n\n{BEGIN}\n{END}\n\n{block}\n"
     DOC.write_text(doc, encoding="utf-8")
 
 

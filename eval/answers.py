@@ -39,6 +39,7 @@ from ragline.retrieval.settings import Settings
 
 if TYPE_CHECKING:
     from ragline.answer import Answer, Answerer
+    from ragline.answer.types import AnswerMode
     from ragline.cache import AnswerCache
     from ragline.llm import LLM
     from ragline.retrieval.types import Filter
@@ -187,9 +188,11 @@ def run_answers(
     *,
     limit: int | None = None,
     log: Log | None = None,
+    mode: AnswerMode = "plain",
 ) -> AnswerRun:
     """Answer the dataset's questions on ``config``'s collection (built or reused), score
-    them, and measure the cache on a repeated pass (see the module docstring)."""
+    them, and measure the cache on a repeated pass (see the module docstring). ``mode``:
+    the answer mode asked for ("extractive" measures the no-LLM baseline)."""
     from prometheus_client import CollectorRegistry
 
     from ragline.answer.build import build_answerer
@@ -212,7 +215,7 @@ def run_answers(
         where = _where(config)
         say(f"answering {len(asked)} questions with {llm.model_id} on {built.name}")
         for n, qid in enumerate(asked, 1):
-            answer, error, timing = _stream(stack.answerer, dataset, qid, built.name, where)
+            answer, error, timing = _stream(stack.answerer, dataset, qid, built.name, where, mode)
             latencies.append(timing.total)
             if timing.first is not None:
                 first_tokens.append(timing.first)
@@ -222,7 +225,7 @@ def run_answers(
         if cache is not None:
             say(f"asking the {len(asked)} questions again (cache hit rate)")
             for record in records:
-                again, _err = _ask(stack.answerer, dataset, record["id"], built.name, where)
+                again, _err = _ask(stack.answerer, dataset, record["id"], built.name, where, mode)
                 record["cache_hit"] = bool(again is not None and again.cached)
                 record["cache_kind"] = again.cache_kind if again is not None else None
             info["backend"] = cache.backend.kind
@@ -236,7 +239,10 @@ def run_answers(
     return AnswerRun(
         config=config.name,
         collection=built.name,
-        llm={"backend": local.llm.backend, "model_id": llm.model_id},
+        llm={
+            "backend": local.llm.backend,
+            "model_id": llm.model_id if mode != "extractive" else mode,
+        },
         cache=info,
         records=tuple(records),
         latencies=tuple(latencies),
@@ -272,7 +278,12 @@ def library_examples(directory: Path) -> list[str]:
 
 
 def _stream(
-    answerer: Answerer, dataset: Dataset, qid: str, collection: str, where: Filter | None
+    answerer: Answerer,
+    dataset: Dataset,
+    qid: str,
+    collection: str,
+    where: Filter | None,
+    mode: AnswerMode,
 ) -> tuple[Answer | None, str, Timing]:
     """One answer, streamed to time its first token; or None and the model's error."""
     from ragline.answer import AskRequest, Delta
@@ -284,7 +295,7 @@ def _stream(
     answer: Answer | None = None
     error = ""
     try:
-        for event in answerer.stream(AskRequest(text, collection, where=where)):
+        for event in answerer.stream(AskRequest(text, collection, where=where, mode=mode)):
             if isinstance(event, Delta):
                 if first is None and event.text.strip():
                     first = time.perf_counter() - started
@@ -296,7 +307,12 @@ def _stream(
 
 
 def _ask(
-    answerer: Answerer, dataset: Dataset, qid: str, collection: str, where: Filter | None
+    answerer: Answerer,
+    dataset: Dataset,
+    qid: str,
+    collection: str,
+    where: Filter | None,
+    mode: AnswerMode,
 ) -> tuple[Answer | None, str]:
     """One answer, or None and the error of a model that failed this request."""
     from ragline.answer import AskRequest
@@ -304,7 +320,7 @@ def _ask(
 
     text = dataset.queries.get(qid) or dataset.unanswerable[qid]
     try:
-        return answerer.ask(AskRequest(text, collection, where=where)), ""
+        return answerer.ask(AskRequest(text, collection, where=where, mode=mode)), ""
     except LLMError as exc:
         return None, str(exc)
 

@@ -224,6 +224,8 @@ class Answerer:
                 deltas(base.text)
             return base
         prompt = self._prompt(turn)
+        if request.mode == "extractive":
+            return self._quoted(turn, base, prompt, deltas)
         instructions = [m.content for m in prompt.messages if m.role == "system"]
         guard = StreamGuard(prompt.example_texts, instructions)
 
@@ -310,6 +312,37 @@ class Answerer:
             uncited=uncited,
             extractive_answer=extract.text if uncited and extract else None,
             attributed=checked.attributed,
+            sources=[_source(s) for s in prompt.sources],
+        )
+
+    def _quoted(self, turn: _Turn, base: Answer, prompt: Prompt, deltas: Deltas | None) -> Answer:
+        """Extractive mode: no LLM; the answer quotes the best source's sentences that share
+        the most content words with the question, cited (the strongest simple baseline in
+        docs/benchmarks.md, "Answer quality", and a fast, always-faithful answer)."""
+        language = self._language(turn)
+        extract = extractive_answer(turn.standalone, prompt.sources, language)
+        text = NOT_FOUND.get(language, NOT_FOUND["en"]) if extract is None else extract.text
+        if deltas is not None:
+            deltas(text)
+        hits = {h.chunk_id: h for h in turn.hits.hits}
+        with _timer(turn, "citations", self.observe):
+            checked = check_citations(
+                text,
+                prompt.sources,
+                hits,
+                turn.collection.embedder.embed_documents,
+                attribute=False,
+            )
+        return replace(
+            base,
+            text=checked.text,
+            citations=checked.citations,
+            not_found=extract is None,
+            model_id="extractive",
+            template_id=prompt.template_id,
+            template_version=prompt.template_version,
+            timings_ms=_finish(turn),
+            extractive=extract is not None,
             sources=[_source(s) for s in prompt.sources],
         )
 

@@ -9,9 +9,9 @@ from typing import Any, Literal, get_args
 from ragline.retrieval.settings import SearchMode
 from ragline.retrieval.types import Filter, Message
 
-AnswerMode = Literal["plain", "cot", "self-consistency"]
+AnswerMode = Literal["plain", "cot", "self-consistency", "extractive"]
 """plain: answer directly; cot: reason, then a final answer; self-consistency: sample
-several answers and vote."""
+several answers and vote; extractive: no LLM, quote the best source's matching sentences."""
 ANSWER_MODES: tuple[AnswerMode, ...] = get_args(AnswerMode)
 
 

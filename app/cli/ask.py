@@ -16,7 +16,12 @@ from ragline.retrieval.settings import load_settings
 def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
     collection: Annotated[str, typer.Option("--collection", "-c")],
-    mode: Annotated[str, typer.Option(help="plain, cot or self-consistency.")] = "plain",
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="plain, cot, self-consistency, or extractive (no LLM: quote the best source)."
+        ),
+    ] = "plain",
     k: Annotated[
         int | None, typer.Option("--k", "-k", min=1, max=50, help="Sources retrieved.")
     ] = None,

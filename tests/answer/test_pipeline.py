@@ -201,3 +201,16 @@ def test_a_model_saying_not_found_gets_the_canonical_reply(env: Settings) -> Non
     answer = build_answerer(env, llm=llm, cache=False).answerer.ask(AskRequest(QUESTION, "docs"))
     assert answer.not_found and answer.text == "Not found in the documents."
     assert not answer.citations and not answer.uncited and not answer.extractive
+
+
+def test_extractive_mode_quotes_the_best_source_without_the_llm(env: Settings) -> None:
+    llm = FakeLLM(default="This must not be used.")
+    stack = build_answerer(env, llm=llm, cache=False)
+    answer = stack.answerer.ask(AskRequest(QUESTION, "docs", mode="extractive"))
+    assert not llm.calls
+    assert answer.extractive and answer.model_id == "extractive"
+    assert "systemctl enable" in answer.text and answer.text.endswith("[1]")
+    assert answer.citations and answer.citations[0].number == 1
+    events = list(stack.answerer.stream(AskRequest(QUESTION, "docs", mode="extractive")))
+    assert "".join(e.text for e in events if isinstance(e, Delta)) == answer.text
+    stack.close()
