@@ -158,7 +158,9 @@ def _unwrap(lines: list[str]) -> str:
         line = raw.strip()
         if not text:
             text = line
-        elif text.endswith("\n") or (_CJK_CHAR.match(text[-1]) and line and _CJK_CHAR.match(line[0])):
+        elif text.endswith("\n") or (
+            _CJK_CHAR.match(text[-1]) and line and _CJK_CHAR.match(line[0])
+        ):
             text += line
         else:
             text += " " + line
