@@ -10,4 +10,4 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 DO_NOT_TRACK=1 ANONYMIZED_TELEMET
 .venv/bin/mypy
 .venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
 mkdir -p artifacts
-.venv/bin/python -m pytest -q -p no:cacheprovider --timeout=900 "$@"
+.venv/bin/python -m pytest -q -p no:cacheprovider --timeout=900 --durations=20 "$@"

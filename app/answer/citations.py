@@ -19,59 +19,20 @@ from pathlib import Path
 import numpy as np
 
 from ragline.answer.types import Citation
+from ragline.retrieval.prompting.focus import terms
 from ragline.retrieval.prompting.packing import PackedSource
 from ragline.retrieval.types import Hit
 
 MARKER = re.compile(r"[\[【]\s*(\d+(?:\s*[,，、]\s*\d+)*)\s*[\]】]")
-# Small models sometimes echo the fence tags that wrap sources: they are never answer text.
-FENCE_ECHO = re.compile(r"[\[<]/?source-[0-9a-f]{8,}[^\]>\n]*[\]>]")
+# Small models sometimes echo the fence tags that wrap sources, or the fence's bare id in
+# brackets ("[2e524eee017cee1a]"): they are never answer text.
+FENCE_ECHO = re.compile(r"[\[<]/?source-[0-9a-f]{8,}[^\]>\n]*[\]>]|\[[0-9a-f]{16}\]")
 # A space left before punctuation (often by a removed marker: "text [9] ." → "text .") goes.
 # CJK punctuation never starts a token, so the space before it always goes; ASCII punctuation
 # only when it ends the word (whitespace, end of text, or a closing bracket or quote follows),
 # so ".venv", ".bashrc" or ",foo" keep the space before them.
 _SPACE_BEFORE_PUNCT = re.compile(r"[ \t]+([。，]|[.,;:]+(?=[\s)\]}\"'”’»」』】）]|$))")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])|\n+")
-_WORD = re.compile(r"[a-z0-9_]+(?:[.\-][a-z0-9_]+)*")
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "of",
-        "to",
-        "in",
-        "on",
-        "for",
-        "with",
-        "by",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "it",
-        "this",
-        "that",
-        "as",
-        "at",
-        "from",
-        "you",
-        "your",
-        "can",
-        "use",
-        "using",
-        "not",
-        "no",
-        "do",
-        "does",
-        "how",
-        "what",
-        "which",
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -82,14 +43,6 @@ class Checked:
     unsupported: list[str]
     attributed: list[int] = field(default_factory=list)
     """Source numbers ragline added to sentences the model left uncited."""
-
-
-def terms(text: str) -> set[str]:
-    lowered = text.lower()
-    words = {w for w in _WORD.findall(lowered) if w not in _STOP and len(w) > 1}
-    for run in _CJK.findall(lowered):
-        words.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
-    return words
 
 
 def check_citations(

@@ -16,70 +16,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from ragline.answer.citations import FENCE_ECHO, MARKER
 from ragline.retrieval.prompting.focus import terms
 from ragline.retrieval.prompting.packing import PackedSource
 
 Problem = Literal["empty", "citations_only", "example_copy", "prompt_copy"]
 
-MARKER = re.compile(r"[\[【]\s*\d+(?:\s*[,，、]\s*\d+)*\s*[\]】]")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _WORD = re.compile(r"[\w.\-/]+|" + _CJK.pattern)
-_ECHO = re.compile(r"\[[0-9a-f]{8,}\]|</?source-[^>\s]*(?:\s[^>]*)?>")
-"""A source tag or the fence's id echoed back: markup of the prompt, not an answer."""
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(])|(?<=[。！？；])|\n+")
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "of",
-        "to",
-        "in",
-        "on",
-        "for",
-        "with",
-        "by",
-        "from",
-        "at",
-        "as",
-        "is",
-        "are",
-        "be",
-        "was",
-        "were",
-        "it",
-        "this",
-        "that",
-        "how",
-        "do",
-        "does",
-        "i",
-        "can",
-        "what",
-        "which",
-        "why",
-        "when",
-        "where",
-        "who",
-        "you",
-        "your",
-        "my",
-        "me",
-        "we",
-        "use",
-        "using",
-        "there",
-        "should",
-        "would",
-        "could",
-        "will",
-        "there",
-        "into",
-        "about",
-    ]
-)
 COPY_WORDS = 6
 """A run of this many words shared with an example or the instructions counts as a copy."""
 COPY_CJK_CHARS = 10
@@ -128,7 +73,7 @@ def problem(
     texts it was shown; ``instructions``: the prompt's own text besides the sources."""
     if not text.strip():
         return "empty"
-    if not any(ch.isalnum() for ch in _ECHO.sub(" ", MARKER.sub(" ", text))):
+    if not any(ch.isalnum() for ch in FENCE_ECHO.sub(" ", MARKER.sub(" ", text))):
         return "citations_only" if MARKER.search(text) else "empty"
     if examples and copies(text, examples):
         return "example_copy"
@@ -152,10 +97,6 @@ NOT_FOUND_MAX_WORDS = 30
 def says_not_found(text: str) -> bool:
     """Whether the answer, as a whole, says the documents do not answer the question."""
     return len(words(text)) <= NOT_FOUND_MAX_WORDS and _NOT_FOUND.search(text) is not None
-
-
-def content_words(text: str) -> set[str]:
-    return {w for w in words(text) if w not in _STOP and (len(w) > 1 or _CJK.fullmatch(w))}
 
 
 def sentences(text: str) -> list[str]:

@@ -40,7 +40,9 @@ def ingest(
     ] = False,
     embedder: Annotated[
         str | None,
-        typer.Option(help="New collections only: minilm, use-m3 or auto (by language)."),
+        typer.Option(
+            help="New collections only: e5-small, minilm, use-m3 or auto (e5-small today)."
+        ),
     ] = None,
     store: Annotated[
         str | None, typer.Option(help="New collections only: chroma, faiss, torch, auto.")
