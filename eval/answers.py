@@ -38,7 +38,7 @@ from ragline.eval.index import ensure_index, eval_settings
 from ragline.retrieval.settings import Settings
 
 if TYPE_CHECKING:
-    from ragline.answer import Answer, Answerer
+    from ragline.answer import Answer, Answerer, AskRequest
     from ragline.answer.types import AnswerMode
     from ragline.cache import AnswerCache
     from ragline.llm import LLM
@@ -215,7 +215,8 @@ def run_answers(
         where = _where(config)
         say(f"answering {len(asked)} questions with {llm.model_id} on {built.name}")
         for n, qid in enumerate(asked, 1):
-            answer, error, timing = _stream(stack.answerer, dataset, qid, built.name, where, mode)
+            request = _request(dataset, qid, built.name, where, mode)
+            answer, error, timing = _stream(stack.answerer, request)
             latencies.append(timing.total)
             if timing.first is not None:
                 first_tokens.append(timing.first)
@@ -225,7 +226,8 @@ def run_answers(
         if cache is not None:
             say(f"asking the {len(asked)} questions again (cache hit rate)")
             for record in records:
-                again, _err = _ask(stack.answerer, dataset, record["id"], built.name, where, mode)
+                request = _request(dataset, record["id"], built.name, where, mode)
+                again, _err = _ask(stack.answerer, request)
                 record["cache_hit"] = bool(again is not None and again.cached)
                 record["cache_kind"] = again.cache_kind if again is not None else None
             info["backend"] = cache.backend.kind
@@ -277,25 +279,26 @@ def library_examples(directory: Path) -> list[str]:
     return texts
 
 
-def _stream(
-    answerer: Answerer,
-    dataset: Dataset,
-    qid: str,
-    collection: str,
-    where: Filter | None,
-    mode: AnswerMode,
-) -> tuple[Answer | None, str, Timing]:
-    """One answer, streamed to time its first token; or None and the model's error."""
-    from ragline.answer import AskRequest, Delta
-    from ragline.llm import LLMError
+def _request(
+    dataset: Dataset, qid: str, collection: str, where: Filter | None, mode: AnswerMode
+) -> AskRequest:
+    from ragline.answer import AskRequest
 
     text = dataset.queries.get(qid) or dataset.unanswerable[qid]
+    return AskRequest(text, collection, where=where, mode=mode)
+
+
+def _stream(answerer: Answerer, request: AskRequest) -> tuple[Answer | None, str, Timing]:
+    """One answer, streamed to time its first token; or None and the model's error."""
+    from ragline.answer import Delta
+    from ragline.llm import LLMError
+
     started = time.perf_counter()
     first: float | None = None
     answer: Answer | None = None
     error = ""
     try:
-        for event in answerer.stream(AskRequest(text, collection, where=where, mode=mode)):
+        for event in answerer.stream(request):
             if isinstance(event, Delta):
                 if first is None and event.text.strip():
                     first = time.perf_counter() - started
@@ -306,21 +309,12 @@ def _stream(
     return answer, error, Timing(time.perf_counter() - started, first)
 
 
-def _ask(
-    answerer: Answerer,
-    dataset: Dataset,
-    qid: str,
-    collection: str,
-    where: Filter | None,
-    mode: AnswerMode,
-) -> tuple[Answer | None, str]:
+def _ask(answerer: Answerer, request: AskRequest) -> tuple[Answer | None, str]:
     """One answer, or None and the error of a model that failed this request."""
-    from ragline.answer import AskRequest
     from ragline.llm import LLMError
 
-    text = dataset.queries.get(qid) or dataset.unanswerable[qid]
     try:
-        return answerer.ask(AskRequest(text, collection, where=where, mode=mode)), ""
+        return answerer.ask(request), ""
     except LLMError as exc:
         return None, str(exc)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from ragline.answer.citations import check_citations
+from ragline.answer.citations import Checked, check_citations
 from ragline.answer.generation import Deltas, generate
 from ragline.answer.guard import StreamGuard, extractive_answer, problem, says_not_found
 from ragline.answer.streaming import ThreadedStream
@@ -275,24 +275,9 @@ class Answerer:
                 rest = text
             if rest:
                 deltas(rest)
-        with _timer(turn, "citations", self.observe):
-            hits = {h.chunk_id: h for h in turn.hits.hits}
-            checked = check_citations(
-                text,
-                prompt.sources,
-                hits,
-                collection.embedder.embed_documents,
-                attribute=self.settings.prompts.attribute and refused is None,
-            )
-            if refused is None and problem(checked.text) is not None and extract is not None:
-                # nothing but markers that name no source (e.g. the fence's id echoed back)
-                refused = "empty"
-                text = extract.text
-                if deltas is not None:
-                    deltas(text)
-                checked = check_citations(
-                    text, prompt.sources, hits, collection.embedder.embed_documents, attribute=False
-                )
+        checked = self._checked(
+            turn, text, prompt, attribute=self.settings.prompts.attribute and refused is None
+        )
         uncited = refused is None and bool(prompt.sources) and not checked.citations
         return replace(
             base,
@@ -324,15 +309,7 @@ class Answerer:
         text = NOT_FOUND.get(language, NOT_FOUND["en"]) if extract is None else extract.text
         if deltas is not None:
             deltas(text)
-        hits = {h.chunk_id: h for h in turn.hits.hits}
-        with _timer(turn, "citations", self.observe):
-            checked = check_citations(
-                text,
-                prompt.sources,
-                hits,
-                turn.collection.embedder.embed_documents,
-                attribute=False,
-            )
+        checked = self._checked(turn, text, prompt, attribute=False)
         return replace(
             base,
             text=checked.text,
@@ -345,6 +322,17 @@ class Answerer:
             extractive=extract is not None,
             sources=[_source(s) for s in prompt.sources],
         )
+
+    def _checked(self, turn: _Turn, text: str, prompt: Prompt, *, attribute: bool) -> Checked:
+        """``text`` with its citations checked against the prompt's sources (timed)."""
+        with _timer(turn, "citations", self.observe):
+            return check_citations(
+                text,
+                prompt.sources,
+                {h.chunk_id: h for h in turn.hits.hits},
+                turn.collection.embedder.embed_documents,
+                attribute=attribute,
+            )
 
     # -- helpers --------------------------------------------------------------------------
     def _cached(self, payload: dict[str, Any], kind: str, turn: _Turn) -> Answer:
