@@ -29,9 +29,11 @@ INVISIBLE_RANGES: tuple[tuple[int, int], ...] = (
 _INVISIBLE = re.compile(
     "[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in INVISIBLE_RANGES) + "]+"
 )
-# Tesseract's Chinese and Japanese models put a space between characters; CJK text has none.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
-_SPACE_IN_CJK = re.compile(f"(?<=[{_CJK}])[ \\t]+(?=[{_CJK}])")
+# Characters of scripts written without spaces between words (Chinese, Japanese kana, full-width
+# forms and CJK punctuation; not Hangul: Korean separates words). Tesseract's Chinese and
+# Japanese models put a space between them; Markdown soft wraps between them join with none.
+CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
+_SPACE_IN_CJK = re.compile(f"(?<=[{CJK_CHARS}])[ \\t]+(?=[{CJK_CHARS}])")
 
 
 def strip_invisible(text: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from ragline.ingest.clean import CJK_CHARS
 from ragline.ingest.elements import CODE, LIST_ITEM, TABLE, TEXT, TITLE, Element
 from ragline.ingest.loaders.headings import HeadingPath
 
@@ -22,9 +23,7 @@ _TABLE_DELIMITER = re.compile(r" {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t
 _CELL_SEPARATOR = re.compile(r"(?<!\\)\|")
 _FRONT_MATTER_MAX_LINES = 200
 _HARD_BREAK = re.compile(r"(?<!\\)\\$")
-_CJK_CHAR = re.compile(
-    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\uff00-\uffef\u3000-\u303f]"
-)
+_CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
 
 
 def parse_markdown(text: str) -> list[Element]:
