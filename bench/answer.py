@@ -78,8 +78,10 @@ def main() -> None:
 
     from ragline.answer import AskRequest
     from ragline.answer.build import build_answerer
+    from ragline.cache.settings import CacheSettings
     from ragline.ingest.pipeline import Ingestor
-    from ragline.retrieval.settings import CacheSettings, LLMSettings, Settings
+    from ragline.llm.settings import LLMSettings
+    from ragline.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="bench-answer-") as tmp:
         settings = Settings(

@@ -151,7 +151,7 @@ def run(
     from prometheus_client import CollectorRegistry
 
     from ragline.cache import CacheNamespace, open_cache
-    from ragline.retrieval.settings import CacheSettings
+    from ragline.cache.settings import CacheSettings
 
     prefix = f"ragline-bench:{uuid.uuid4().hex[:8]}:"
     settings = CacheSettings(

@@ -40,7 +40,7 @@ def suffix_of(name: str) -> str:
 
 def ingest(zoo: Path, data: Path, embedder: str, workers: int | None) -> dict[str, Any]:
     from ragline.ingest.pipeline import Ingestor
-    from ragline.retrieval.settings import Settings
+    from ragline.settings import Settings
 
     settings = Settings(data_dir=data)
     started = time.perf_counter()
@@ -53,7 +53,8 @@ def ingest(zoo: Path, data: Path, embedder: str, workers: int | None) -> dict[st
 def probe(zoo: Path, data: Path, probes: dict[str, str]) -> list[dict[str, Any]]:
     from ragline.retrieval.collection import Collection
     from ragline.retrieval.retrievers import search
-    from ragline.retrieval.settings import RetrievalSettings, Settings
+    from ragline.retrieval.settings import RetrievalSettings
+    from ragline.settings import Settings
 
     options = RetrievalSettings(mode="bm25", k=CHUNKS_SEARCHED)
     results = []

@@ -35,7 +35,8 @@ DATASETS = ["python-faq", "debian-reference-en", "debian-reference-zh"]
 def worker_ragline(corpus: Path, data: Path, embedder: str, precision: str) -> dict[str, Any]:
     from ragline.ingest.pipeline import Ingestor
     from ragline.retrieval.embedders.sentence import auto_precision
-    from ragline.retrieval.settings import EmbeddingSettings, Settings
+    from ragline.retrieval.settings import EmbeddingSettings
+    from ragline.settings import Settings
 
     settings = Settings(data_dir=data, embedding=EmbeddingSettings(precision=precision))
     started = time.perf_counter()

@@ -88,7 +88,8 @@ def build_collection(data_dir: Path, chunks: int, embedder: str, store: str) -> 
     from ragline.ingest.pipeline import Ingestor
     from ragline.retrieval.collection import Collection
     from ragline.retrieval.embedders.offline import force_offline
-    from ragline.retrieval.settings import ChunkingSettings, Settings
+    from ragline.retrieval.settings import ChunkingSettings
+    from ragline.settings import Settings
 
     force_offline()
     settings = Settings(data_dir=data_dir, chunking=ChunkingSettings(size=64, overlap=0))
@@ -135,7 +136,7 @@ def start_server(data_dir: Path, port: int, args: argparse.Namespace) -> subproc
     )
     if args.model_path:
         env["RAGLINE_LLM__MODEL_PATH"] = str(args.model_path)
-    command = [sys.executable, "-m", "uvicorn", "ragline.server.asgi:build", "--factory",
+    command = [sys.executable, "-m", "uvicorn", "ragline.asgi:build", "--factory",
                "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
                "--log-level", "warning", "--workers", str(args.workers)]  # fmt: skip
     return subprocess.Popen(command, cwd=ROOT, env=env)

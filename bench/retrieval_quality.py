@@ -89,7 +89,8 @@ def doc_order(ids: Sequence[str], doc_of: Mapping[str, str]) -> Ranked:
 
 # -- ragline --------------------------------------------------------------------------------
 def settings_for(data: Path, size: int | None, overlap: int | None) -> Any:
-    from ragline.retrieval.settings import ChunkingSettings, Settings
+    from ragline.retrieval.settings import ChunkingSettings
+    from ragline.settings import Settings
 
     chunking = ChunkingSettings()
     if size is not None:

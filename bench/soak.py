@@ -220,7 +220,8 @@ def consistency(
 ) -> list[dict[str, Any]]:
     """Every collection against what was ingested into it: documents, chunks, ids."""
     from ragline.retrieval.collection import Collection, list_collections
-    from ragline.retrieval.settings import Settings, StoreSettings
+    from ragline.retrieval.settings import StoreSettings
+    from ragline.settings import Settings
 
     settings = Settings(data_dir=data, store=StoreSettings(chroma_url=chroma_url))
     rows = []

@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ragline.answer.settings import AnswerConfig
 from ragline.eval import answer_metrics as am
 from ragline.eval.config import RunConfig
 from ragline.eval.datasets import Dataset, corpus_id, file_stem
 from ragline.eval.index import ensure_index, eval_settings
-from ragline.retrieval.settings import Settings
 
 if TYPE_CHECKING:
     from ragline.answer import Answer, Answerer, AskRequest
@@ -105,7 +105,7 @@ def questions(dataset: Dataset, limit: int | None = None) -> tuple[list[str], di
     return asked, {k: v for k, v in skipped.items() if v}
 
 
-def answer_settings(settings: Settings, config: RunConfig, prefix: str) -> Settings:
+def answer_settings(settings: AnswerConfig, config: RunConfig, prefix: str) -> AnswerConfig:
     """The eval collection's settings (its data directory) with ``config``'s retrieval
     choices (``retrieval.k`` sources per answer) and a cache prefix of this run's own."""
     local = eval_settings(settings, config)
@@ -183,12 +183,12 @@ def make_record(
 def run_answers(
     dataset: Dataset,
     config: RunConfig,
-    settings: Settings,
+    settings: AnswerConfig,
     llm: LLM,
     *,
     limit: int | None = None,
     log: Log | None = None,
-    mode: AnswerMode = "plain",
+    mode: AnswerMode = "auto",
 ) -> AnswerRun:
     """Answer the dataset's questions on ``config``'s collection (built or reused), score
     them, and measure the cache on a repeated pass (see the module docstring). ``mode``:

@@ -17,10 +17,10 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ragline.answer.settings import AnswerConfig
 from ragline.eval.config import RunConfig
 from ragline.eval.datasets import Dataset
 from ragline.eval.index import Log, dir_size, eval_root, peak_rss_mb
-from ragline.retrieval.settings import Settings
 
 CHUNK_CHARS = 1000
 OVERLAP_CHARS = 200
@@ -55,7 +55,7 @@ def langchain_embeddings(embedder: str) -> Any:
 
 
 def langchain_retriever(
-    dataset: Dataset, embedder: str, settings: Settings, depth: int, log: Log | None = None
+    dataset: Dataset, embedder: str, settings: AnswerConfig, depth: int, log: Log | None = None
 ) -> tuple[Any, dict[str, Any]]:
     """(retriever, {"params": …, "index": build info}) for the LangChain recipe."""
     from langchain_community.vectorstores import FAISS

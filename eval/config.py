@@ -17,12 +17,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ragline.answer.settings import AnswerConfig
 from ragline.retrieval.errors import UsageError
 from ragline.retrieval.settings import (
     ChunkingSettings,
     EmbedderChoice,
     RetrievalSettings,
-    Settings,
     StoreBackend,
     one_line,
 )
@@ -77,7 +77,7 @@ class RunConfig(BaseModel):
             raise UsageError(f"config {fields.get('name', 'ragline')!r}: {one_line(exc)}") from None
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> RunConfig:
+    def from_settings(cls, settings: AnswerConfig, **overrides: Any) -> RunConfig:
         base = {
             "embedder": settings.embedding.model,
             "chunking": settings.chunking.model_dump(),

@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ragline.answer.settings import AnswerConfig
 from ragline.eval.config import RunConfig
 from ragline.eval.datasets import Dataset, materialise
-from ragline.retrieval.settings import Settings
 
 FORMAT = 2  # bump when the way eval indexes are built changes
 Log = Callable[[str], None]
@@ -49,11 +49,11 @@ class BuiltIndex:
         return asdict(self)
 
 
-def eval_root(settings: Settings) -> Path:
+def eval_root(settings: AnswerConfig) -> Path:
     return settings.data_dir / "eval"
 
 
-def eval_settings(settings: Settings, config: RunConfig) -> Settings:
+def eval_settings(settings: AnswerConfig, config: RunConfig) -> AnswerConfig:
     """The settings an eval collection is built and searched with."""
     return settings.model_copy(
         update={
@@ -64,7 +64,7 @@ def eval_settings(settings: Settings, config: RunConfig) -> Settings:
     )
 
 
-def index_key(dataset: Dataset, config: RunConfig, settings: Settings) -> str:
+def index_key(dataset: Dataset, config: RunConfig, settings: AnswerConfig) -> str:
     r = settings.retrieval
     spec = {
         "format": FORMAT,
@@ -82,7 +82,7 @@ def slug(name: str) -> str:
     return (text or "dataset")[:40]
 
 
-def corpus_dir(dataset: Dataset, settings: Settings) -> tuple[Path, dict[str, str]]:
+def corpus_dir(dataset: Dataset, settings: AnswerConfig) -> tuple[Path, dict[str, str]]:
     """The corpus as text files (written once per dataset hash) and stem → document id."""
     out = eval_root(settings) / "corpora" / dataset.hash[:16]
     return out, materialise(dataset.corpus, out)
@@ -97,7 +97,7 @@ def peak_rss_mb() -> float:
 
 
 def ensure_index(
-    dataset: Dataset, config: RunConfig, settings: Settings, log: Log | None = None
+    dataset: Dataset, config: RunConfig, settings: AnswerConfig, log: Log | None = None
 ) -> BuiltIndex:
     """Build the collection for ``config``'s index settings, or reuse the one built before."""
     from ragline.ingest.pipeline import Ingestor
@@ -143,7 +143,7 @@ def ensure_index(
     return built_index
 
 
-def open_index(built: BuiltIndex, config: RunConfig, settings: Settings) -> Any:
+def open_index(built: BuiltIndex, config: RunConfig, settings: AnswerConfig) -> Any:
     """The built collection, opened for searching (a ``ragline.retrieval.collection.Collection``)."""
     from ragline.retrieval.collection import Collection
 

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ragline.answer.settings import AnswerConfig
 from ragline.eval import stats
 from ragline.eval.answer_metrics import GATES
 from ragline.eval.metrics import mean, parse_metric
 from ragline.eval.runner import ConfigResult, EvalRun
 from ragline.retrieval.errors import UsageError
-from ragline.retrieval.settings import Settings
 
 SCHEMA = "ragline-eval-report/1"
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,7 +125,7 @@ def summarise(result: ConfigResult, seed: int = 0) -> dict[str, Any]:
 
 def build_report(
     run: EvalRun,
-    settings: Settings,
+    settings: AnswerConfig,
     gates: Sequence[Gate] = (),
     *,
     command: Sequence[str] = (),

@@ -13,11 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
+from ragline.answer.settings import AnswerConfig
 from ragline.eval import metrics as m
 from ragline.eval.config import RunConfig
 from ragline.eval.datasets import Dataset, corpus_id, file_stem
 from ragline.eval.index import BuiltIndex, Log, ensure_index, index_key, open_index, peak_rss_mb
-from ragline.retrieval.settings import Settings
 from ragline.retrieval.types import Hit
 
 Ranked = list[tuple[str, float]]
@@ -150,7 +150,7 @@ class EvalRun:
 def run_eval(
     dataset: Dataset,
     configs: Sequence[RunConfig],
-    settings: Settings,
+    settings: AnswerConfig,
     metric_names: Sequence[str] = m.DEFAULT_METRICS,
     *,
     baselines: bool = True,

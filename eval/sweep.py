@@ -23,9 +23,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ragline.answer.settings import AnswerConfig
 from ragline.eval.config import FIELDS, RunConfig, load_file
 from ragline.retrieval.errors import UsageError
-from ragline.retrieval.settings import Settings
 
 
 def expand(data: Mapping[str, Any], base: RunConfig, label: str) -> list[RunConfig]:
@@ -80,7 +80,7 @@ def _short(value: Any) -> str:
     return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
-def load_configs(paths: Sequence[Path], settings: Settings) -> list[RunConfig]:
+def load_configs(paths: Sequence[Path], settings: AnswerConfig) -> list[RunConfig]:
     """Every configuration of every file, in order; the first is the primary one. Without
     files: one configuration from the settings (``retrieval``, embedder, chunking)."""
     base = RunConfig.from_settings(settings)

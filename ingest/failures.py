@@ -11,7 +11,7 @@ import importlib.metadata
 import json
 import shutil
 
-from ragline.retrieval.settings import IngestSettings
+from ragline.ingest.settings import IngestSettings
 
 # One-line reasons (prefixes) that an unchanged file would give again under the same settings.
 _LASTING = (

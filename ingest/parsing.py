@@ -11,8 +11,8 @@ from pathlib import Path
 
 from ragline.ingest.elements import Element
 from ragline.ingest.loaders.containers import Member
+from ragline.ingest.settings import IngestSettings
 from ragline.retrieval.errors import LoaderError
-from ragline.retrieval.settings import IngestSettings
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from ragline.ingest.language import (
 from ragline.ingest.loaders.containers import CONTAINER_SUFFIXES
 from ragline.ingest.parsing import Parsed
 from ragline.ingest.prune import PrunePlan, plan_prune
+from ragline.ingest.settings import IngestConfig
 from ragline.retrieval import embedders
 from ragline.retrieval.catalog import DONE, FAILED, CommitInfo
 from ragline.retrieval.collection import ChunksRemoved, Collection
@@ -50,7 +51,6 @@ from ragline.retrieval.embedders.base import Embedder
 from ragline.retrieval.embedders.cache import CachedEmbedder, EmbeddingCache
 from ragline.retrieval.ids import document_id
 from ragline.retrieval.locks import write_lock
-from ragline.retrieval.settings import Settings
 from ragline.retrieval.types import Chunk, MetaValue
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ Progress = Callable[[str, Path], None]
 class Ingestor:
     def __init__(
         self,
-        settings: Settings,
+        settings: IngestConfig,
         collection: str,
         *,
         embedder: str | None = None,
@@ -95,7 +95,7 @@ class Ingestor:
         """Ingest into collection ``collection`` (created on first run). ``embedder`` and
         ``store`` name the backends of a new collection; ``model`` shares an already loaded
         embedding model; ``on_chunks_removed`` is told the ids of every chunk replaced or
-        deleted (pass the answer cache's eviction, e.g. ``ragline.cache.evictor(settings)``;
+        deleted (pass the answer cache's eviction, e.g. ``ragline.cache.evictor(settings.cache)``;
         cached answers are keyed by the index version, so they are never served stale
         either way, but this frees them at once)."""
         self.settings = settings

@@ -28,7 +28,7 @@ from ragline.retrieval.embedders.base import Embedder, TokenCounter, embed_queri
 from ragline.retrieval.errors import CollectionMismatch, CollectionNotFound, UsageError
 from ragline.retrieval.keyword import KeywordIndex, open_collection_index
 from ragline.retrieval.locks import write_lock
-from ragline.retrieval.settings import Settings
+from ragline.retrieval.settings import KernelConfig
 from ragline.retrieval.stores import VectorStore, chroma_server
 from ragline.retrieval.stores.select import open_auto, server_options
 from ragline.retrieval.types import Chunk, Filter, Hit
@@ -76,7 +76,7 @@ class Collection:
         self,
         path: Path,
         info: CollectionInfo,
-        settings: Settings,
+        settings: KernelConfig,
         *,
         embedder: Embedder | None = None,
         on_chunks_removed: ChunksRemoved | None = None,
@@ -97,7 +97,7 @@ class Collection:
     def open(
         cls,
         name: str,
-        settings: Settings,
+        settings: KernelConfig,
         *,
         embedder: Embedder | None = None,
         on_chunks_removed: ChunksRemoved | None = None,
@@ -109,7 +109,7 @@ class Collection:
         return cls(path, info, settings, embedder=embedder, on_chunks_removed=on_chunks_removed)
 
     @staticmethod
-    def read_info(name: str, settings: Settings) -> CollectionInfo:
+    def read_info(name: str, settings: KernelConfig) -> CollectionInfo:
         """What collection ``name`` was built with (CollectionNotFound if there is none)."""
         meta = settings.collections_dir / check_name(name) / "collection.json"
         if not meta.is_file():
@@ -125,7 +125,7 @@ class Collection:
     def create(
         cls,
         name: str,
-        settings: Settings,
+        settings: KernelConfig,
         embedder: str,
         language: str,
         store: str,
@@ -156,7 +156,7 @@ class Collection:
         return cls(path, info, settings, embedder=spec, on_chunks_removed=on_chunks_removed)
 
     @staticmethod
-    def exists(name: str, settings: Settings) -> bool:
+    def exists(name: str, settings: KernelConfig) -> bool:
         return (settings.collections_dir / check_name(name) / "collection.json").is_file()
 
     def close(self) -> None:
@@ -287,14 +287,14 @@ class Collection:
         }
 
 
-def list_collections(settings: Settings) -> list[str]:
+def list_collections(settings: KernelConfig) -> list[str]:
     root = settings.collections_dir
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if (p / "collection.json").is_file())
 
 
-def delete_collection(name: str, settings: Settings) -> None:
+def delete_collection(name: str, settings: KernelConfig) -> None:
     path = settings.collections_dir / check_name(name)
     store = settings.store
     with write_lock(

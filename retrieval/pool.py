@@ -17,7 +17,7 @@ from ragline.retrieval import embedders
 from ragline.retrieval.collection import ChunksRemoved, Collection
 from ragline.retrieval.embedders.base import Embedder
 from ragline.retrieval.embedders.cache import RecentQueries
-from ragline.retrieval.settings import Settings
+from ragline.retrieval.settings import KernelConfig
 
 
 class CollectionPool:
@@ -33,7 +33,7 @@ class CollectionPool:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: KernelConfig,
         *,
         on_chunks_removed: ChunksRemoved | None = None,
         single_thread_embedders: bool = False,

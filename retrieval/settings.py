@@ -1,26 +1,22 @@
-"""One settings object for the whole stack.
+"""The kernel's settings sections, and :class:`KernelConfig`, the view of the whole
+settings object the kernel reads.
 
-Sources, highest priority first: explicit arguments, ``RAGLINE_*`` environment variables
-(nested with ``__``, e.g. ``RAGLINE_INGEST__CHUNK_SIZE=300``), a TOML file
-(``RAGLINE_CONFIG`` or ``./ragline.toml``), then the defaults below. Entrypoints build it;
-nothing reads the environment at import time.
+Each layer owns its sections: ``ingest`` (ragline.ingest.settings), ``llm``
+(ragline.llm.settings), ``cache`` (ragline.cache.settings), ``server``
+(ragline.server.settings). Each layer's view extends the one below it
+(KernelConfig ← IngestConfig ← AnswerConfig ← ServerConfig), and ``ragline.settings.Settings``,
+built by the entry points from arguments, ``RAGLINE_*`` variables and a TOML file, is the
+top one. Nothing reads the environment at import time.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ragline.retrieval.errors import ConfigError, UsageError
+from ragline.retrieval.errors import UsageError
 
 Device = Literal["auto", "cpu", "cuda"]
 SearchMode = Literal["dense", "bm25", "hybrid"]
@@ -69,49 +65,6 @@ class ChunkingSettings(BaseModel):
         if self.overlap >= self.size:
             raise ValueError("chunking.overlap must be smaller than chunking.size")
         return self
-
-
-class IngestSettings(BaseModel):
-    workers: int = Field(0, ge=0, description="Parser processes; 0 = one per core.")
-    max_file_mb: float = Field(100.0, gt=0)
-    pdf_ocr: bool = Field(True, description="OCR PDFs without a text layer (tesseract).")
-    max_unzipped_mb: float = Field(
-        500.0, gt=0, description="Office files that inflate beyond this are refused."
-    )
-    file_timeout_s: float = Field(
-        300.0, gt=0, description="A file whose parsing takes longer fails (the parser is killed)."
-    )
-    flush_chunks: int = Field(
-        256, ge=1, description="Chunks embedded and written per round (bounds memory)."
-    )
-    image_ocr: bool = Field(
-        True, description="Read images (PNG, JPEG, TIFF, BMP, GIF, WebP, HEIC) with OCR."
-    )
-    ocr_languages: list[str] = Field(
-        default_factory=lambda: ["eng", "chi_sim"],
-        min_length=1,
-        description="Tesseract languages for OCR (installed ones are used; e.g. jpn, kor).",
-    )
-    office_timeout_s: float = Field(
-        120.0, gt=0, description="Longest LibreOffice conversion of a .doc/.ppt/.xls file."
-    )
-    email_attachments: bool = Field(
-        False, description="Ingest e-mail attachments as documents of their own (mail.eml!/a.pdf)."
-    )
-    max_xml_mb: float = Field(20.0, gt=0, description="Larger XML files are refused.")
-    archive_max_depth: int = Field(
-        3, ge=1, description="Deepest nesting of archives (and attachments) that is opened."
-    )
-    archive_max_members: int = Field(
-        10_000, ge=1, description="Most files one archive (with what it nests) may hold."
-    )
-    prune_max_share: float = Field(
-        0.5,
-        ge=0.0,
-        le=1.0,
-        description="--prune refuses to remove more than this share of a collection's "
-        "documents (unless --force).",
-    )
 
 
 class StoreSettings(BaseModel):
@@ -220,7 +173,7 @@ class RetrievalSettings(BaseModel):
 
     def override(self, **changes: Any) -> RetrievalSettings:
         """These options with ``changes`` applied and validated (``None`` values are ignored);
-        a bad value raises ConfigError naming the field."""
+        a bad value raises UsageError naming the field."""
         updates = {k: v for k, v in changes.items() if v is not None}
         if not updates:
             return self
@@ -279,172 +232,17 @@ class PromptSettings(BaseModel):
     )
 
 
-class LLMSettings(BaseModel):
-    backend: Literal["llama-cpp", "openai", "fake"] = Field(
-        "llama-cpp",
-        description="llama-cpp (embedded GGUF), openai (any OpenAI-compatible server: vLLM, "
-        "llama.cpp server, Ollama, hosted) or fake (tests).",
-    )
-    model: str = Field(
-        "qwen2.5-coder-0.5b",
-        description="llama-cpp: a bundled model name (qwen2.5-coder-0.5b, smollm2-135m); "
-        "openai: the model name the server serves.",
-    )
-    model_path: Path | None = Field(None, description="llama-cpp: any GGUF file (wins over model).")
-    context_window: int = Field(4096, ge=256, description="Context size in tokens (n_ctx).")
-    threads: int = Field(0, ge=0, description="llama-cpp CPU threads; 0 = one per core.")
-    gpu_layers: int = Field(0, ge=-1, description="llama-cpp layers offloaded to GPU; -1 = all.")
-    batch_size: int = Field(512, ge=1, description="llama-cpp prompt batch size (n_batch).")
-    reuse_prefix: bool = Field(
-        True,
-        description="llama-cpp: keep the previous prompt's tokens in the KV cache and evaluate "
-        "only what differs (the system message and template are the same for every question).",
-    )
-    max_queue: int = Field(
-        8, ge=0, description="Requests waiting for the embedded model; more get LLMBusy."
-    )
-    queue_timeout_s: float = Field(
-        120.0, gt=0, description="Longest wait for the embedded model before LLMBusy."
-    )
-    base_url: str = Field("http://127.0.0.1:8000/v1", description="openai: the server's /v1 URL.")
-    api_key: SecretStr | None = Field(None, description="openai: bearer token, if any.")
-    connect_timeout_s: float = Field(5.0, gt=0)
-    timeout_s: float = Field(120.0, gt=0, description="openai: read timeout per response chunk.")
-    max_retries: int = Field(
-        3,
-        ge=0,
-        description="openai: retries on 429/5xx/connection errors (the openai SDK's backoff; "
-        "a server's Retry-After is honoured).",
-    )
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    top_k: int = Field(0, ge=0, description="0 = no top-k cut.")
-    max_new_tokens: int = Field(512, ge=1)
-    repetition_penalty: float = Field(1.0, gt=0.0)
-    seed: int | None = None
+class KernelConfig(BaseModel):
+    """The sections the kernel reads (collections, embedders, stores, search, prompts)."""
 
-
-class CacheSettings(BaseModel):
-    enabled: bool = True
-    redis_url: str = Field(
-        "", description="Redis for the answer cache; empty = an in-process LRU cache."
-    )
-    key_prefix: str = Field("ragline:cache:", description="Prefix of every Redis key.")
-    ttl_s: int = Field(86400, ge=0, description="Answer lifetime in seconds; 0 = no expiry.")
-    max_entries: int = Field(10000, ge=1, description="Answers kept per namespace (oldest go).")
-    memory_max_entries: int = Field(10000, ge=1, description="In-process cache: total answers.")
-    semantic: bool = Field(True, description="Reuse answers of paraphrased questions.")
-    similarity_threshold: float = Field(0.9, ge=-1.0, le=1.0)
-    min_overlap: float = Field(
-        0.5,
-        ge=0.0,
-        le=1.0,
-        description="Semantic hits: least overlap between retrieved and cited chunk ids.",
-    )
-    overlap: Literal["cited_share", "jaccard"] = Field(
-        "cited_share",
-        description="cited_share: share of the cached answer's cited chunks retrieved again; "
-        "jaccard: |retrieved ∩ cited| / |retrieved ∪ cited|.",
-    )
-    socket_timeout_ms: int = Field(50, ge=1, description="Redis calls slower than this bypass.")
-    retry_after_s: float = Field(
-        5.0, ge=0, description="After a Redis failure, bypass it this long before trying again."
-    )
-    lock_ttl_ms: int = Field(30000, ge=1, description="Single-flight lock lifetime in Redis.")
-    lock_wait_s: float = Field(
-        30.0, ge=0, description="How long a request waits for another process's answer."
-    )
-    cache_sampled: bool = Field(False, description="Also cache answers made with temperature > 0.")
-
-
-class ServerSettings(BaseModel):
-    host: str = "127.0.0.1"
-    port: int = Field(8080, ge=1, le=65535)
-    workers: int = Field(1, ge=1, description="Server processes.")
-    search_batch: int = Field(
-        32, ge=1, description="Most concurrent /v1/search requests run as one batch (1 = none)."
-    )
-    search_threads: int = Field(
-        1, ge=1, description="Search batches run at once (each on its own thread)."
-    )
-    api_keys: list[SecretStr] = Field(
-        default_factory=list,
-        description="Operator bearer keys (read and write, every collection, not bound to a "
-        "tenant: they see every document); tenant keys are made with `ragline keys create`.",
-    )
-    read_requires_key: bool = Field(
-        False,
-        description="Reads need a key even while no key exists. Once any key exists (here or "
-        "made with `ragline keys`) they always do; a server bound beyond loopback refuses to "
-        "start without one.",
-    )
-    max_upload_mb: float = Field(50.0, gt=0, description="Largest uploaded file.")
-    max_upload_files: int = Field(20, ge=1, le=1000, description="Most files in one upload.")
-    max_body_kb: int = Field(
-        512, ge=1, description="Largest request body of the JSON endpoints (uploads: see above)."
-    )
-    max_question_chars: int = Field(2000, ge=1)
-    max_history_messages: int = Field(
-        40, ge=0, description="Earlier messages an answer sees at most (older ones are dropped)."
-    )
-    max_history_chars: int = Field(
-        32000, ge=0, description="Characters of earlier messages an answer sees at most."
-    )
-    max_k: int = Field(50, ge=1, le=1000, description="Largest k a request may ask for.")
-    max_samples: int = Field(
-        8, ge=1, le=16, description="Most self-consistency samples one request may ask for."
-    )
-    max_concurrent_per_key: int = Field(
-        4, ge=0, description="Answers one key (or client) may have in flight; 0 = no limit."
-    )
-    rate_limit_per_minute: int = Field(600, ge=0, description="Per key or client; 0 = off.")
-    auth_failures_per_minute: int = Field(
-        20, ge=0, description="Requests with a wrong key per client address; 0 = no limit."
-    )
-    cors_origins: list[str] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _keys_long_enough(self) -> ServerSettings:
-        if any(len(key.get_secret_value().strip()) < 16 for key in self.api_keys):
-            raise ValueError("each server.api_keys entry must be at least 16 characters")
-        return self
-
-
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="RAGLINE_",
-        env_nested_delimiter="__",
-        extra="forbid",
-        validate_default=True,
-    )
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     data_dir: Path = Field(default_factory=default_data_dir)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
-    log_json: bool = False
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
-    ingest: IngestSettings = Field(default_factory=IngestSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
-    server: ServerSettings = Field(default_factory=ServerSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     prompts: PromptSettings = Field(default_factory=PromptSettings)
-    llm: LLMSettings = Field(default_factory=LLMSettings)
-    cache: CacheSettings = Field(default_factory=CacheSettings)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = Path(os.environ.get("RAGLINE_CONFIG", "ragline.toml"))
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if toml_file.is_file():
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
-        return tuple(sources)
 
     @property
     def collections_dir(self) -> Path:
@@ -456,17 +254,6 @@ class Settings(BaseSettings):
 
     def dump(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """Build settings from all sources, turning validation errors into one-line ConfigErrors."""
-    config = os.environ.get("RAGLINE_CONFIG")
-    if config and not Path(config).is_file():
-        raise ConfigError(f"RAGLINE_CONFIG points at {config!r}, which is not a file")
-    try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        raise ConfigError(one_line(exc, "setting")) from exc
 
 
 def one_line(exc: ValidationError, what: str = "value") -> str:

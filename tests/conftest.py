@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ragline.retrieval.embedders.offline import force_offline
-from ragline.retrieval.settings import Settings
+from ragline.settings import Settings
 
 force_offline()
 

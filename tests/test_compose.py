@@ -17,9 +17,10 @@ import pytest
 import yaml
 
 from ragline.retrieval.errors import ConfigError
-from ragline.retrieval.settings import Settings, StoreSettings
+from ragline.retrieval.settings import StoreSettings
 from ragline.server.factory import check_exposure
 from ragline.server.keys import KeyStore
+from ragline.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 _VARIABLE = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")

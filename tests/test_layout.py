@@ -12,6 +12,7 @@ from pathlib import Path
 
 import grimp
 import pytest
+from pydantic import BaseModel
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -45,8 +46,8 @@ def test_the_folders_stay_at_the_top_level() -> None:
 
 
 def test_layers_import_only_downward() -> None:
-    """The import-linter contracts in pyproject.toml (layers: cli > server | eval > answer >
-    cache | llm > ingest > retrieval) are kept."""
+    """The import-linter contracts in pyproject.toml (layers: cli | asgi > settings >
+    server | eval > answer > cache | llm > ingest > retrieval) are kept."""
     result = subprocess.run(
         [str(Path(sys.executable).with_name("lint-imports"))],
         capture_output=True,
@@ -55,6 +56,42 @@ def test_layers_import_only_downward() -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "broken" in result.stdout and "0 broken" in result.stdout
+
+
+def test_each_layer_owns_its_settings_sections() -> None:
+    """A section is defined in the layer that reads it; the root settings only compose them,
+    and each layer's view of the settings extends the view of the layer below."""
+    from ragline.answer.settings import AnswerConfig
+    from ragline.ingest.settings import IngestConfig
+    from ragline.retrieval.settings import KernelConfig
+    from ragline.server.settings import ServerConfig
+    from ragline.settings import Settings
+
+    owner = {
+        "embedding": "retrieval",
+        "chunking": "retrieval",
+        "store": "retrieval",
+        "retrieval": "retrieval",
+        "prompts": "retrieval",
+        "ingest": "ingest",
+        "llm": "llm",
+        "cache": "cache",
+        "answer": "answer",
+        "server": "server",
+    }
+    sections = {
+        name: field.annotation
+        for name, field in Settings.model_fields.items()
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+    }
+    assert set(sections) == set(owner)
+    for name, section in sections.items():
+        assert section.__module__ == f"ragline.{owner[name]}.settings", name
+    assert Settings.__mro__[1:5] == (ServerConfig, AnswerConfig, IngestConfig, KernelConfig)
+    assert set(KernelConfig.model_fields) == {
+        "data_dir",
+        *(n for n, o in owner.items() if o == "retrieval"),
+    }
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -177,6 +214,8 @@ def test_the_wheel_installs_and_imports_in_a_clean_venv(tmp_path: Path) -> None:
     (site / "project-deps.pth").write_text(str(deps) + "\n")
     code = (
         "import ragline, ragline.cli, ragline.server, ragline.eval, ragline.ingest.pipeline\n"
+        "from ragline.settings import load_settings\n"
+        "assert load_settings(data_dir='d').data_dir.name == 'd'\n"
         "from ragline.retrieval.prompting.templates import TemplateLibrary\n"
         "assert TemplateLibrary().get('grounded_qa', 'en').id == 'grounded_qa'\n"
         "import importlib.util\n"

@@ -15,21 +15,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ragline.answer.pipeline import Answerer, Observe
+from ragline.answer.pipeline import MAX_QUESTION_CHARS, Answerer, Observe
+from ragline.answer.settings import AnswerConfig
 from ragline.cache import AnswerCache, open_cache, with_cache_fallback
 from ragline.cache.entries import CacheUnavailable
 from ragline.ingest.pipeline import Ingestor
 from ragline.llm import LLM, load_llm
 from ragline.retrieval.collection import Collection
 from ragline.retrieval.pool import CollectionPool
-from ragline.retrieval.settings import Settings
 
 
 @dataclass
 class AnswerStack:
     """The parts of one answer path; ``close()`` releases them all."""
 
-    settings: Settings
+    settings: AnswerConfig
     """The effective settings (an unreachable Redis replaced by the in-process cache)."""
     collections: CollectionPool
     llm: LLM
@@ -67,7 +67,7 @@ class AnswerStack:
 
 
 def build_answerer(
-    settings: Settings,
+    settings: AnswerConfig,
     *,
     llm: LLM | None = None,
     cache: bool = True,
@@ -75,6 +75,7 @@ def build_answerer(
     observe: Observe | None = None,
     serving: bool = False,
     on_open: Callable[[Collection], object] | None = None,
+    max_question_chars: int = MAX_QUESTION_CHARS,
 ) -> AnswerStack:
     """Collections, embedders, answer cache and LLM from ``settings``, wired into one
     :class:`Answerer`.
@@ -83,10 +84,11 @@ def build_answerer(
     without the cache; ``metrics_registry`` takes the cache's Prometheus counters (default:
     the process-wide registry); ``observe`` is told each stage's duration; ``serving``
     tunes the collections for many concurrent requests (one BLAS thread per embedding
-    call, collections warmed when first opened, then ``on_open``)."""
-    effective = with_cache_fallback(settings)
+    call, collections warmed when first opened, then ``on_open``); ``max_question_chars``
+    is the longest question answered."""
+    effective = settings.model_copy(update={"cache": with_cache_fallback(settings.cache)})
     answer_cache = (
-        open_cache(effective, registry=metrics_registry)
+        open_cache(effective.cache, registry=metrics_registry)
         if cache and effective.cache.enabled
         else None
     )
@@ -98,7 +100,7 @@ def build_answerer(
         on_open=on_open,
     )
     model = llm if llm is not None else load_llm(effective)
-    answerer = Answerer(effective, pool, model, answer_cache, observe)
+    answerer = Answerer(effective, pool, model, answer_cache, observe, max_question_chars)
     return AnswerStack(effective, pool, model, answer_cache, answerer)
 
 

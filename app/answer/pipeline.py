@@ -16,7 +16,8 @@ from typing import Any, Protocol
 
 from ragline.answer.citations import Checked, check_citations
 from ragline.answer.generation import Deltas, generate
-from ragline.answer.guard import StreamGuard, extractive_answer, problem, says_not_found
+from ragline.answer.guard import StreamGuard, extractive_answer, problem, says_not_found, support
+from ragline.answer.settings import AnswerConfig
 from ragline.answer.streaming import ThreadedStream
 from ragline.answer.types import ANSWER_MODES, Answer, AnswerMode, AskRequest, Delta, Event
 from ragline.cache import AnswerCache, CacheableAnswer, CacheNamespace
@@ -28,13 +29,15 @@ from ragline.retrieval.prompting.build import Prompt, PromptBuilder
 from ragline.retrieval.prompting.packing import PackedSource
 from ragline.retrieval.prompting.templates import TemplateLibrary
 from ragline.retrieval.retrievers import SearchResult, search
-from ragline.retrieval.settings import RetrievalSettings, Settings
+from ragline.retrieval.settings import RetrievalSettings
 from ragline.retrieval.types import Condition, Filter
 
 NOT_FOUND = {"en": "Not found in the documents.", "zh": "文档中没有找到相关内容。"}
 MODE_TEMPLATES: dict[AnswerMode, str] = {"cot": "cot_qa", "self-consistency": "self_consistency"}
 """Templates of the reasoning modes; plain answers use ``prompts.template``."""
 MAX_SAMPLES = 16
+MAX_QUESTION_CHARS = 2000
+"""The default longest question (the server's ``server.max_question_chars``)."""
 
 Observe = Callable[[str, float], None]
 """Told each stage's name and its duration in seconds (e.g. a latency histogram)."""
@@ -79,13 +82,15 @@ class _Turn:
 class Answerer:
     def __init__(
         self,
-        settings: Settings,
+        settings: AnswerConfig,
         collections: Collections,
         llm: LLM,
         cache: AnswerCache | None = None,
         observe: Observe | None = None,
+        max_question_chars: int = MAX_QUESTION_CHARS,
     ) -> None:
         self.settings = settings
+        self.max_question_chars = max_question_chars
         self.collections = collections
         self.llm = llm
         self.cache = cache
@@ -143,20 +148,32 @@ class Answerer:
 
     def prompt_for(self, request: AskRequest) -> Prompt | None:
         """The prompt ``ask`` would send the LLM for ``request`` (None when retrieval finds
-        no good context and the policy answers "not found" without asking the LLM). The
+        no good context, or no sentence of the sources shares enough words with the
+        question, and the policy answers "not found" without asking the LLM). The
         conversation, if any, is condensed by the LLM first, as ``ask`` does."""
         turn = self._start(request)
         self._retrieve(turn)
         if self._not_found(turn):
             return None
-        return self._prompt(turn)
+        prompt = self._prompt(turn)
+        return prompt if self._supported(turn, prompt) else None
 
     # -- the pipeline ---------------------------------------------------------------------
     def _start(self, request: AskRequest) -> _Turn:
         self._validate(request)
         params = self.params.merged(request.generation)
         collection = self.collections.get(request.collection)
+        request = replace(request, mode=self._mode(request, collection))
         return _Turn(request, collection, params, self._namespace(request, collection, params))
+
+    def _mode(self, request: AskRequest, collection: Collection) -> AnswerMode:
+        """The mode ``auto`` stands for: extractive for a question in a language of
+        ``answer.extractive_languages`` asked of a collection in that language, else plain."""
+        if request.mode != "auto":
+            return request.mode
+        asked = detect_language(request.question)
+        quoted = asked in self.settings.answer.extractive_languages
+        return "extractive" if quoted and collection.info.language == asked else "plain"
 
     def _check_cache(self, turn: _Turn) -> Answer | None:
         """Exact layer, then retrieval, then the semantic layer; a cached answer or None
@@ -217,13 +234,10 @@ class Answerer:
             model_id=self.llm.model_id,
         )
         if self._not_found(turn):
-            base.text = NOT_FOUND.get(self._language(turn), NOT_FOUND["en"])
-            base.not_found = True
-            base.timings_ms = _finish(turn)
-            if deltas:
-                deltas(base.text)
-            return base
+            return self._unanswered(turn, base, deltas)
         prompt = self._prompt(turn)
+        if not self._supported(turn, prompt):
+            return self._unanswered(turn, base, deltas, prompt)
         if request.mode == "extractive":
             return self._quoted(turn, base, prompt, deltas)
         instructions = [m.content for m in prompt.messages if m.role == "system"]
@@ -300,6 +314,36 @@ class Answerer:
             sources=[_source(s) for s in prompt.sources],
         )
 
+    def _unanswered(
+        self, turn: _Turn, base: Answer, deltas: Deltas | None, prompt: Prompt | None = None
+    ) -> Answer:
+        """ "Not found in the documents" (with the sources that were found, if any)."""
+        text = NOT_FOUND.get(self._language(turn), NOT_FOUND["en"])
+        if deltas:
+            deltas(text)
+        return replace(
+            base,
+            text=text,
+            not_found=True,
+            context_found=prompt is None and base.context_found,
+            timings_ms=_finish(turn),
+            sources=[_source(s) for s in prompt.sources] if prompt else [],
+        )
+
+    def _supported(self, turn: _Turn, prompt: Prompt) -> bool:
+        """Whether one sentence of the sources shares enough content words with the question
+        (``answer.min_shared_terms``). Under the "answer without context" policy, and for a
+        question in another language than the collection's (its words cannot match), yes."""
+        if turn.hits.policy != "not_found":
+            return True
+        asked = detect_language(turn.standalone)
+        limits = self.settings.answer.min_shared_terms
+        need = next((n for language, n in limits.items() if language == asked), 0)
+        if not need or turn.collection.info.language != asked:
+            return True
+        best, wanted = support(turn.standalone, prompt.sources)
+        return best >= min(need, wanted)
+
     def _quoted(self, turn: _Turn, base: Answer, prompt: Prompt, deltas: Deltas | None) -> Answer:
         """Extractive mode: no LLM; the answer quotes the best source's sentences that share
         the most content words with the question, cited (the strongest simple baseline in
@@ -343,7 +387,7 @@ class Answerer:
         return answer
 
     def _validate(self, request: AskRequest) -> None:
-        limit = self.settings.server.max_question_chars
+        limit = self.max_question_chars
         if not request.question.strip():
             raise UsageError("the question is empty")
         if len(request.question) > limit:

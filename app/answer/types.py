@@ -9,8 +9,9 @@ from typing import Any, Literal, get_args
 from ragline.retrieval.settings import SearchMode
 from ragline.retrieval.types import Filter, Message
 
-AnswerMode = Literal["plain", "cot", "self-consistency", "extractive"]
-"""plain: answer directly; cot: reason, then a final answer; self-consistency: sample
+AnswerMode = Literal["auto", "plain", "cot", "self-consistency", "extractive"]
+"""auto: plain, or extractive for the languages ``answer.extractive_languages`` names;
+plain: the LLM answers directly; cot: reason, then a final answer; self-consistency: sample
 several answers and vote; extractive: no LLM, quote the best source's matching sentences."""
 ANSWER_MODES: tuple[AnswerMode, ...] = get_args(AnswerMode)
 
@@ -20,7 +21,7 @@ class AskRequest:
     question: str
     collection: str
     history: tuple[Message, ...] = ()
-    mode: AnswerMode = "plain"
+    mode: AnswerMode = "auto"
     k: int | None = None
     search_mode: SearchMode | None = None
     where: Filter | None = None

@@ -26,9 +26,9 @@ from ragline.cache.entries import (
 from ragline.cache.keys import CacheNamespace, exact_key, guard_tokens, normalise_question
 from ragline.cache.metrics import CacheMetrics
 from ragline.cache.semantic import OverlapKind, accept, unit
+from ragline.cache.settings import CacheSettings
 from ragline.cache.singleflight import SingleFlight
 from ragline.cache.store import CacheStore
-from ragline.retrieval.settings import CacheSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

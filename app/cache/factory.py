@@ -10,8 +10,8 @@ from typing import Any
 from ragline.cache.cache import AnswerCache
 from ragline.cache.entries import CacheUnavailable
 from ragline.cache.metrics import CacheMetrics, default_metrics
+from ragline.cache.settings import CacheSettings
 from ragline.cache.store import CacheStore, MemoryStore
-from ragline.retrieval.settings import CacheSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +33,16 @@ def open_store(settings: CacheSettings) -> CacheStore:
 
 
 def open_cache(
-    settings: Settings | CacheSettings,
+    settings: CacheSettings,
     *,
     registry: Any = None,
     metrics: CacheMetrics | None = None,
 ) -> AnswerCache:
     """The answer cache the settings describe. Metrics go to ``metrics``, else to counters
     registered on ``registry``, else to one shared set on the default Prometheus registry."""
-    cache_settings = settings.cache if isinstance(settings, Settings) else settings
     if metrics is None:
         metrics = CacheMetrics(registry) if registry is not None else default_metrics()
-    return AnswerCache(open_store(cache_settings), cache_settings, metrics)
+    return AnswerCache(open_store(settings), settings, metrics)
 
 
 def redis_reachable(url: str, timeout_s: float = 0.3) -> bool:
@@ -61,27 +60,25 @@ def redis_reachable(url: str, timeout_s: float = 0.3) -> bool:
         return False
 
 
-def with_cache_fallback(settings: Settings) -> Settings:
+def with_cache_fallback(settings: CacheSettings) -> CacheSettings:
     """Redis when it answers, else the in-process cache (the embedded default)."""
-    url = settings.cache.redis_url
+    url = settings.redis_url
     if not url or redis_reachable(url):
         return settings
     log.warning("Redis at %s is not reachable: using an in-process answer cache", url)
-    cache = settings.cache.model_copy(update={"redis_url": ""})
-    return settings.model_copy(update={"cache": cache})
+    return settings.model_copy(update={"redis_url": ""})
 
 
-def evictor(settings: Settings | CacheSettings) -> Callable[[Sequence[str]], int] | None:
+def evictor(settings: CacheSettings) -> Callable[[Sequence[str]], int] | None:
     """What an ingestion outside the serving process passes as ``on_chunks_removed``: drop
     the cached answers citing replaced or deleted chunks from the configured Redis. None
     when the cache is off or in-process (another process's memory cannot be reached, and
     its answers are keyed by the index version, so they are never served stale)."""
-    cache_settings = settings.cache if isinstance(settings, Settings) else settings
-    if not cache_settings.enabled or not cache_settings.redis_url:
+    if not settings.enabled or not settings.redis_url:
         return None
 
     def evict(chunk_ids: Sequence[str]) -> int:
-        store = open_store(cache_settings)
+        store = open_store(settings)
         try:
             return store.evict_chunks(list(dict.fromkeys(chunk_ids)))
         except CacheUnavailable as exc:

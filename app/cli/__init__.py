@@ -19,7 +19,7 @@ from ragline.cli.search import search
 from ragline.cli.serve import serve
 from ragline.retrieval.collection import Collection, delete_collection, list_collections
 from ragline.retrieval.errors import RaglineError
-from ragline.retrieval.settings import load_settings
+from ragline.settings import load_settings
 
 app = typer.Typer(
     name="ragline",
@@ -83,7 +83,7 @@ def collections_delete(name: Annotated[str, typer.Argument()]) -> None:
     # Answers made from it are keyed by its identity, so a collection made again under this
     # name never sees them; evicting frees them now (in Redis: a server's in-process cache
     # cannot be reached from here and lets them age out).
-    evict = evictor(settings)
+    evict = evictor(settings.cache)
     evicted = evict(chunk_ids) if evict is not None and chunk_ids else 0
     typer.echo(f"deleted {name}" + (f"; {evicted} cached answers evicted" if evicted else ""))
 

@@ -10,7 +10,7 @@ from ragline.answer import ANSWER_MODES, Answer, AskRequest
 from ragline.cli.output import print_json
 from ragline.retrieval.errors import UsageError
 from ragline.retrieval.logs import setup_logging
-from ragline.retrieval.settings import load_settings
+from ragline.settings import load_settings
 
 
 def ask(
@@ -19,9 +19,11 @@ def ask(
     mode: Annotated[
         str,
         typer.Option(
-            help="plain, cot, self-consistency, or extractive (no LLM: quote the best source)."
+            help="auto (plain, or extractive for the languages answer.extractive_languages "
+            "names), plain (the LLM answers), cot, self-consistency, or extractive (no LLM: "
+            "quote the best source)."
         ),
-    ] = "plain",
+    ] = "auto",
     k: Annotated[
         int | None, typer.Option("--k", "-k", min=1, max=50, help="Sources retrieved.")
     ] = None,

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ragline.cli.output import print_json
-from ragline.retrieval.settings import load_settings
+from ragline.settings import load_settings
 
 cache_app = typer.Typer(help="Inspect or empty the answer cache.", no_args_is_help=True)
 

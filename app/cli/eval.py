@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ragline.eval.config import RunConfig
     from ragline.eval.datasets import Dataset
     from ragline.eval.report import Gate
-    from ragline.retrieval.settings import Settings
+    from ragline.settings import Settings
 
 eval_app = typer.Typer(
     help="Evaluate retrieval on labelled datasets (BEIR or QA format) and compare reports.",
@@ -103,7 +103,7 @@ def run(
     from ragline.eval.runner import run_eval
     from ragline.eval.sweep import load_configs
     from ragline.retrieval.logs import setup_logging
-    from ragline.retrieval.settings import load_settings
+    from ragline.settings import load_settings
 
     started = dt.datetime.now(dt.UTC)
     gates = [Gate.parse(g) for g in fail_under or []]
@@ -223,7 +223,7 @@ def synth(
     from ragline.llm import GenerationParams, load_llm
     from ragline.retrieval.collection import Collection
     from ragline.retrieval.logs import setup_logging
-    from ragline.retrieval.settings import load_settings
+    from ragline.settings import load_settings
 
     settings = load_settings()
     setup_logging(settings.log_level, settings.log_json)

@@ -17,7 +17,7 @@ from ragline.ingest.pipeline import Ingestor, IngestReport
 from ragline.retrieval.errors import IngestError
 from ragline.retrieval.locks import disk_reason, storage_error
 from ragline.retrieval.logs import setup_logging
-from ragline.retrieval.settings import load_settings
+from ragline.settings import load_settings
 
 
 def ingest(
@@ -70,7 +70,7 @@ def ingest(
         embedder=embedder,
         store=store,
         workers=workers,
-        on_chunks_removed=evictor(settings),
+        on_chunks_removed=evictor(settings.cache),
         engine=runner,
     )
     try:

@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from ragline.cli.output import print_json
-from ragline.retrieval.settings import load_settings
 from ragline.server.keys import KeyStore, parse_collections, parse_scopes
+from ragline.settings import load_settings
 
 keys_app = typer.Typer(
     help="Create, list or revoke API keys bound to tenants.", no_args_is_help=True

@@ -10,7 +10,7 @@ from ragline.answer import AskRequest
 from ragline.cli.output import print_json
 from ragline.cli.search import check_mode, cli_filters
 from ragline.retrieval.logs import setup_logging
-from ragline.retrieval.settings import load_settings
+from ragline.settings import load_settings
 
 prompt_app = typer.Typer(help="Inspect prompts built from templates and retrieved context.")
 

@@ -12,14 +12,9 @@ from ragline.retrieval.errors import UsageError
 from ragline.retrieval.filters import parse_filters
 from ragline.retrieval.logs import setup_logging
 from ragline.retrieval.retrievers import search as run_search
-from ragline.retrieval.settings import (
-    SEARCH_MODES,
-    RetrievalSettings,
-    SearchMode,
-    Settings,
-    load_settings,
-)
+from ragline.retrieval.settings import SEARCH_MODES, RetrievalSettings, SearchMode
 from ragline.retrieval.types import Filter
+from ragline.settings import Settings, load_settings
 
 FILTER_HELP = (
     "Metadata filter, repeatable (AND): key=value, key>=v / key<=v (numbers, ISO dates), "

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ragline.retrieval.logs import setup_logging
-from ragline.retrieval.settings import load_settings
+from ragline.settings import load_settings
 
 
 def serve(
@@ -33,7 +33,7 @@ def serve(
         for key, value in overrides.items():
             os.environ[f"RAGLINE_SERVER__{key.upper()}"] = str(value)
         uvicorn.run(
-            "ragline.server.asgi:build",
+            "ragline.asgi:build",
             host=server.host,
             port=server.port,
             workers=server.workers,

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ragline.llm.errors import LLMUnavailable
+from ragline.llm.settings import LLMSettings
 from ragline.retrieval.errors import ConfigError
-from ragline.retrieval.settings import LLMSettings
 
 _CHUNK = 1 << 20
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ragline.llm.settings import LLMConfig
 from ragline.llm.types import LLM
 from ragline.retrieval.errors import ConfigError
-from ragline.retrieval.settings import Settings
 
 
-def _llama_cpp(settings: Settings) -> LLM:
+def _llama_cpp(settings: LLMConfig) -> LLM:
     from ragline.llm.embedded import LlamaCppLLM
     from ragline.llm.models import resolve_model
 
@@ -28,7 +28,7 @@ def _llama_cpp(settings: Settings) -> LLM:
     )
 
 
-def _openai(settings: Settings) -> LLM:
+def _openai(settings: LLMConfig) -> LLM:
     from ragline.llm.openai_http import OpenAICompatibleLLM
 
     llm = settings.llm
@@ -47,20 +47,20 @@ def _openai(settings: Settings) -> LLM:
     )
 
 
-def _fake(settings: Settings) -> LLM:
+def _fake(settings: LLMConfig) -> LLM:
     from ragline.llm.fake import FakeLLM
 
     return FakeLLM(context_window=settings.llm.context_window)
 
 
-BACKENDS: dict[str, Callable[[Settings], LLM]] = {
+BACKENDS: dict[str, Callable[[LLMConfig], LLM]] = {
     "llama-cpp": _llama_cpp,
     "openai": _openai,
     "fake": _fake,
 }
 
 
-def load_llm(settings: Settings) -> LLM:
+def load_llm(settings: LLMConfig) -> LLM:
     """The LLM ``settings.llm.backend`` names (the embedded model is loaded on first use)."""
     factory = BACKENDS.get(settings.llm.backend)
     if factory is None:

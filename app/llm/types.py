@@ -12,7 +12,7 @@ from ragline.llm.errors import InvalidGenerationParams
 from ragline.retrieval.types import Message
 
 if TYPE_CHECKING:
-    from ragline.retrieval.settings import LLMSettings
+    from ragline.llm.settings import LLMSettings
 
 FinishReason = Literal["stop", "length", "cancelled"]
 

@@ -15,7 +15,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ragline.answer.build import build_answerer
 from ragline.retrieval.embedders.offline import force_offline
 from ragline.retrieval.errors import ConfigError
-from ragline.retrieval.settings import Settings
 from ragline.server import errors, openapi
 from ragline.server.batching import SearchBatcher
 from ragline.server.conversations import ConversationStore
@@ -26,12 +25,13 @@ from ragline.server.metrics import Metrics
 from ragline.server.ratelimit import ConcurrencyLimiter, RateLimiter
 from ragline.server.routes import chat, documents, health, page, search
 from ragline.server.security import is_loopback
+from ragline.server.settings import ServerConfig
 from ragline.server.state import AppState, freeze_long_lived
 
 log = logging.getLogger("ragline.http")
 
 
-def create_app(settings: Settings, extra_routers: tuple[object, ...] = ()) -> FastAPI:
+def create_app(settings: ServerConfig, extra_routers: tuple[object, ...] = ()) -> FastAPI:
     """Build the app; stores, models and Redis open in the lifespan, not at import."""
 
     @asynccontextmanager
@@ -47,15 +47,15 @@ def create_app(settings: Settings, extra_routers: tuple[object, ...] = ()) -> Fa
             observe=lambda stage, seconds: metrics.stage.labels(stage).observe(seconds),
             serving=True,
             on_open=freeze_long_lived,
+            max_question_chars=settings.server.max_question_chars,
         )
         pool = answers.collections
+        effective = settings.model_copy(update={"cache": answers.settings.cache})
         state = AppState(
-            settings=answers.settings,
+            settings=effective,
             metrics=metrics,
             answers=answers,
-            conversations=ConversationStore(
-                answers.settings.cache.redis_url, answers.settings.cache.ttl_s
-            ),
+            conversations=ConversationStore(effective.cache.redis_url, effective.cache.ttl_s),
             rate_limiter=RateLimiter(settings.server.rate_limit_per_minute),
             searches=SearchBatcher(
                 pool.get,
@@ -63,7 +63,7 @@ def create_app(settings: Settings, extra_routers: tuple[object, ...] = ()) -> Fa
                 threads=settings.server.search_threads,
                 observe_batch=metrics.search_batch.observe,
             ),
-            jobs=JobManager(answers.settings, pool, metrics),
+            jobs=JobManager(effective, pool, metrics),
             keys=keys,
             auth_failures=RateLimiter(settings.server.auth_failures_per_minute),
             in_flight=ConcurrencyLimiter(settings.server.max_concurrent_per_key),
@@ -96,7 +96,7 @@ def create_app(settings: Settings, extra_routers: tuple[object, ...] = ()) -> Fa
     return app
 
 
-def check_exposure(settings: Settings, keys: KeyStore) -> None:
+def check_exposure(settings: ServerConfig, keys: KeyStore) -> None:
     """Refuse to serve beyond loopback without an API key: every read would be open."""
     if is_loopback(settings.server.host):
         return

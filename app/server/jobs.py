@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 from ragline.ingest.pipeline import Ingestor
 from ragline.retrieval.errors import RaglineError
 from ragline.retrieval.pool import CollectionPool
-from ragline.retrieval.settings import Settings
 from ragline.server.errors import scrub
 from ragline.server.metrics import Metrics
+from ragline.server.settings import ServerConfig
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -69,7 +69,7 @@ class JobManager:
     """Runs one ingestion at a time (ingestion saturates the CPU); keeps recent jobs."""
 
     def __init__(
-        self, settings: Settings, pool: CollectionPool, metrics: Metrics, keep: int = 200
+        self, settings: ServerConfig, pool: CollectionPool, metrics: Metrics, keep: int = 200
     ) -> None:
         self.settings = settings
         self.pool = pool

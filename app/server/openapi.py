@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from ragline.retrieval.settings import Settings
+from ragline.server.settings import ServerConfig
 
 
 class ErrorDetail(BaseModel):
@@ -47,12 +47,12 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorBody, "description": _WHY[code]} for code in sorted(set(codes))}
 
 
-def answer_budget(settings: Settings) -> int:
+def answer_budget(settings: ServerConfig) -> int:
     """The most tokens one answer may take: what the prompt leaves room for."""
     return min(settings.prompts.answer_tokens, settings.llm.max_new_tokens)
 
 
-def limits(settings: Settings) -> dict[tuple[str, str], dict[str, Any]]:
+def limits(settings: ServerConfig) -> dict[tuple[str, str], dict[str, Any]]:
     """(component, property) → the JSON Schema keywords this server's settings impose."""
     s = settings.server
     k = {"maximum": s.max_k}
@@ -85,7 +85,7 @@ def _apply(target: dict[str, Any], keywords: dict[str, Any]) -> None:
             target[name] = value if current is None else min(current, value)
 
 
-def install(app: FastAPI, settings: Settings) -> None:
+def install(app: FastAPI, settings: ServerConfig) -> None:
     """Make ``app.openapi()`` return the schema with this server's limits."""
     build = app.openapi
 

@@ -11,10 +11,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ragline.answer import AnswerMode
 from ragline.llm.types import MAX_NEW_TOKENS, MAX_STOP
-from ragline.retrieval.settings import SearchMode, Settings
+from ragline.retrieval.settings import SearchMode
 from ragline.server.conversations import ID_PATTERN
 from ragline.server.openapi import answer_budget
 from ragline.server.routes.search import CollectionField, Conditions, Filters, check_k
+from ragline.server.settings import ServerConfig
 
 DEFAULT_SAMPLES = 3
 
@@ -75,7 +76,7 @@ _HAS_QUESTION: dict[str, Any] = {
 
 
 class AnswerOptions(BaseModel):
-    mode: AnswerMode = "plain"
+    mode: AnswerMode = "auto"
     k: int | None = Field(None, ge=1, le=1000, description="at most server.max_k")
     search_mode: SearchMode | None = None
     filters: Filters
@@ -87,7 +88,7 @@ class AnswerOptions(BaseModel):
         DEFAULT_SAMPLES, ge=1, le=16, description="self-consistency; at most server.max_samples"
     )
 
-    def samples_wanted(self, settings: Settings) -> int:
+    def samples_wanted(self, settings: ServerConfig) -> int:
         """The samples asked for (the default shrinks to ``server.max_samples``)."""
         if "samples" in self.model_fields_set:
             return self.samples
@@ -129,7 +130,7 @@ def _refuse(field: str, message: str) -> RequestValidationError:
     return RequestValidationError([{"loc": ("body", field), "msg": message}])
 
 
-def check_limits(body: AnswerOptions, settings: Settings) -> None:
+def check_limits(body: AnswerOptions, settings: ServerConfig) -> None:
     """The limits set by ``server.*`` (the schema states them too): 422 like the schema's."""
     server = settings.server
     check_k(body.k, settings)

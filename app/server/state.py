@@ -10,18 +10,18 @@ from fastapi import Depends, Request
 
 from ragline.answer.build import AnswerStack
 from ragline.retrieval.pool import CollectionPool
-from ragline.retrieval.settings import Settings
 from ragline.server.batching import SearchBatcher
 from ragline.server.conversations import ConversationStore
 from ragline.server.jobs import JobManager
 from ragline.server.keys import KeyStore
 from ragline.server.metrics import Metrics
 from ragline.server.ratelimit import ConcurrencyLimiter, RateLimiter
+from ragline.server.settings import ServerConfig
 
 
 @dataclass
 class AppState:
-    settings: Settings
+    settings: ServerConfig
     metrics: Metrics
     answers: AnswerStack
     """The answer path (collections, LLM, cache, Answerer), built by the composition root."""

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Protocol
 
 from ragline.ingest.parsing import Parsed, Parser, parse_all, parse_file
+from ragline.ingest.settings import IngestConfig, IngestSettings
 from ragline.retrieval.collection import Collection
 from ragline.retrieval.embedders.base import Embedder
 from ragline.retrieval.errors import UsageError
-from ragline.retrieval.settings import IngestSettings, Settings
 
 ENGINES = ("local", "ray")
 
@@ -59,7 +59,7 @@ class LocalEngine:
         pass
 
 
-def open_engine(name: str, settings: Settings) -> Engine:
+def open_engine(name: str, settings: IngestConfig) -> Engine:
     """The engine called ``name`` (``ray`` connects to RAY_ADDRESS, else starts Ray here)."""
     if name == "local":
         return LocalEngine()

@@ -34,10 +34,11 @@ from typing import Any
 import numpy as np
 
 from ragline.ingest.parsing import Parsed, parse_file
+from ragline.ingest.settings import IngestConfig, IngestSettings
 from ragline.retrieval.collection import Collection
 from ragline.retrieval.embedders.base import Embedder
 from ragline.retrieval.errors import BackendUnavailable, CollectionMismatch, IngestError
-from ragline.retrieval.settings import EmbeddingSettings, IngestSettings, Settings
+from ragline.retrieval.settings import EmbeddingSettings
 
 log = logging.getLogger(__name__)
 _models: dict[str, Embedder] = {}
@@ -116,7 +117,7 @@ class RayEngine:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: IngestConfig,
         *,
         address: str | None = None,
         ship_files: bool | None = None,

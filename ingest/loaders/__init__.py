@@ -20,8 +20,8 @@ from ragline.ingest.loaders.formats import FORMATS, format_suffix
 from ragline.ingest.loaders.guards import check_archive, check_file
 from ragline.ingest.loaders.mime import detect_mime
 from ragline.ingest.loaders.partition import one_line, preload
+from ragline.ingest.settings import IngestSettings
 from ragline.retrieval.errors import BackendUnavailable, LoaderError
-from ragline.retrieval.settings import IngestSettings
 
 __all__ = [
     "SUPPORTED_SUFFIXES",

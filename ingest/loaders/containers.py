@@ -16,8 +16,8 @@ from pathlib import Path, PurePosixPath
 
 from ragline.ingest.elements import Element
 from ragline.ingest.loaders.guards import MB
+from ragline.ingest.settings import IngestSettings
 from ragline.retrieval.errors import LoaderError
-from ragline.retrieval.settings import IngestSettings
 
 SEPARATOR = "!/"
 # Suffixes of files that may hold members: a stored source "<file><SEPARATOR><member>" is a

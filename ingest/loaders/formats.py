@@ -21,7 +21,7 @@ from ragline.ingest.loaders.pdf import load_pdf
 from ragline.ingest.loaders.plain import parse_plain, parse_rst
 from ragline.ingest.loaders.records import parse_csv, parse_json, parse_jsonl, parse_tsv
 from ragline.ingest.loaders.xml import load_xml
-from ragline.retrieval.settings import IngestSettings
+from ragline.ingest.settings import IngestSettings
 
 Loader = Callable[[Path, IngestSettings], list[Element]]
 Unpacker = Callable[[Path, Unpacking], Contents]

@@ -7,8 +7,8 @@ import stat
 import zipfile
 from pathlib import Path
 
+from ragline.ingest.settings import IngestSettings
 from ragline.retrieval.errors import LoaderError
-from ragline.retrieval.settings import IngestSettings
 
 MB = 1024 * 1024
 # Compound File Binary (OLE2): legacy .doc/.xls/.ppt, and encrypted OOXML documents.

@@ -16,7 +16,7 @@ from pathlib import Path
 from ragline.ingest.decode import decode_text
 from ragline.ingest.elements import Element
 from ragline.ingest.loaders.partition import partition, to_elements
-from ragline.retrieval.settings import IngestSettings
+from ragline.ingest.settings import IngestSettings
 
 _HIDDEN_TAGS = frozenset({"template", "script", "style"})
 _HIDING_DECLARATIONS = (

@@ -9,8 +9,8 @@ from pathlib import Path
 from ragline.ingest.elements import Element
 from ragline.ingest.loaders.ocr import ocr, tesseract_available
 from ragline.ingest.loaders.partition import one_line
+from ragline.ingest.settings import IngestSettings
 from ragline.retrieval.errors import LoaderError
-from ragline.retrieval.settings import IngestSettings
 
 
 def load_image(path: Path, settings: IngestSettings) -> list[Element]:

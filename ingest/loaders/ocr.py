@@ -15,7 +15,7 @@ from typing import Any
 from ragline.ingest.clean import join_cjk
 from ragline.ingest.elements import Element
 from ragline.ingest.loaders.partition import partition, to_elements
-from ragline.retrieval.settings import IngestSettings
+from ragline.ingest.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 

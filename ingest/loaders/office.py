@@ -22,8 +22,8 @@ from ragline.ingest.decode import looks_binary
 from ragline.ingest.elements import Element
 from ragline.ingest.loaders.guards import CFB_MAGIC, PASSWORD_PROTECTED
 from ragline.ingest.loaders.partition import Partitioner, one_line
+from ragline.ingest.settings import IngestSettings
 from ragline.retrieval.errors import LoaderError
-from ragline.retrieval.settings import IngestSettings
 
 _FLAGS = ("--headless", "--norestore", "--nologo", "--nodefault", "--nolockcheck")
 _XLSX = Partitioner("xlsx", "partition_xlsx")

@@ -12,8 +12,8 @@ from ragline.ingest.decode import decode_text
 from ragline.ingest.elements import Element
 from ragline.ingest.loaders.html import html_elements
 from ragline.ingest.loaders.partition import one_line
+from ragline.ingest.settings import IngestSettings
 from ragline.retrieval.errors import LoaderError
-from ragline.retrieval.settings import IngestSettings
 
 _INCLUDE = re.compile(r"^[ \t]*#\+(?:INCLUDE|SETUPFILE):.*$", re.IGNORECASE | re.MULTILINE)
 

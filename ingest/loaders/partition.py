@@ -19,8 +19,8 @@ from ragline.ingest.decode import BINARY, decode_text, looks_binary
 from ragline.ingest.elements import TABLE, TEXT, TITLE, Element
 from ragline.ingest.loaders.headings import HeadingPath
 from ragline.ingest.loaders.tables import html_table_to_text
+from ragline.ingest.settings import IngestSettings
 from ragline.retrieval.errors import BackendUnavailable, LoaderError
-from ragline.retrieval.settings import IngestSettings
 
 _OFFLINE_ENVIRONMENT = {
     "HF_HUB_OFFLINE": "1",

@@ -19,8 +19,8 @@ from ragline.ingest.elements import Element
 from ragline.ingest.loaders.guards import PASSWORD_PROTECTED
 from ragline.ingest.loaders.ocr import ocr, tesseract_available
 from ragline.ingest.loaders.partition import one_line, partition, to_elements
+from ragline.ingest.settings import IngestSettings
 from ragline.retrieval.errors import LoaderError
-from ragline.retrieval.settings import IngestSettings
 
 _HEADER_WINDOW = 1024  # PDF readers accept junk before the %PDF header
 # A page whose text layer has fewer characters than this (a page number, a stamp) and that

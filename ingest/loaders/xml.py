@@ -14,8 +14,8 @@ from typing import Any
 from ragline.ingest.decode import BINARY, decode_text, looks_binary, wide_encoding
 from ragline.ingest.elements import TEXT, Element
 from ragline.ingest.loaders.guards import MB, format_mb
+from ragline.ingest.settings import IngestSettings
 from ragline.retrieval.errors import LoaderError
-from ragline.retrieval.settings import IngestSettings
 
 _SNIFF_BYTES = 64 * 1024
 

@@ -23,11 +23,13 @@ import pytest
 from ragline.answer import Answer, AskRequest
 from ragline.answer.build import AnswerStack, build_answerer
 from ragline.answer.guard import copies
+from ragline.cache.settings import CacheSettings
 from ragline.eval.answer_metrics import gold_match, is_empty
 from ragline.eval.answers import library_examples
 from ragline.ingest.pipeline import Ingestor
 from ragline.llm.models import QWEN, resolve_model
-from ragline.retrieval.settings import CacheSettings, LLMSettings, Settings
+from ragline.llm.settings import LLMSettings
+from ragline.settings import Settings
 
 pytestmark = pytest.mark.slow
 

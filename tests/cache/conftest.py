@@ -12,8 +12,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from ragline.cache import AnswerCache, CacheNamespace, open_cache
+from ragline.cache.settings import CacheSettings
 from ragline.retrieval.embedders import Embedder, load_embedder
-from ragline.retrieval.settings import CacheSettings
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from ragline.cache import CacheableAnswer, evictor
+from ragline.cache.settings import CacheSettings
 from ragline.retrieval.embedders import Embedder
-from ragline.retrieval.settings import CacheSettings
 from tests.cache.conftest import BACKENDS, MakeCache, namespace, random_vector
 
 pytestmark = pytest.mark.parametrize("backend", BACKENDS)

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from ragline.cache import AnswerCache, CacheableAnswer, CacheUnavailable, open_cache
 from ragline.cache.redis_store import RedisStore
-from ragline.retrieval.settings import CacheSettings
+from ragline.cache.settings import CacheSettings
 from tests.cache.conftest import REDIS_URL, MakeCache, namespace, random_vector
 
 pytestmark = pytest.mark.redis

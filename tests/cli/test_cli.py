@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ragline.retrieval.settings import Settings
+from ragline.settings import Settings
 from tests.cli.run import run_ragline
 from tests.ingest.corpus import write_corpus
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from ragline.retrieval.settings import Settings
 from ragline.server import create_app
 from ragline.server.keys import KeyStore, hash_key
+from ragline.settings import Settings
 from tests.cli.run import run_ragline
 
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from ragline.cli import app
 from ragline.retrieval.collection import Collection
 from ragline.retrieval.errors import UsageError
-from ragline.retrieval.settings import Settings
+from ragline.settings import Settings
 from tests.retrieval.fakes import BagOfWordsEmbedder, add, chunk, make_collection
 
 

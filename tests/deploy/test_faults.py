@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from ragline.retrieval.collection import Collection
-from ragline.retrieval.settings import Settings, StoreSettings
+from ragline.retrieval.settings import StoreSettings
+from ragline.settings import Settings
 from tests.deploy.services import (
     ChromaServer,
     RaglineServer,

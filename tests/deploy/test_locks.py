@@ -17,7 +17,8 @@ import pytest
 from ragline.retrieval.collection import Collection
 from ragline.retrieval.errors import UsageError
 from ragline.retrieval.locks import CollectionLocked, StorageUnavailable, lock_path, write_lock
-from ragline.retrieval.settings import Settings, StoreSettings
+from ragline.retrieval.settings import StoreSettings
+from ragline.settings import Settings
 from tests.deploy.services import ROOT, ChromaServer, ragline_env
 
 HOLD = """

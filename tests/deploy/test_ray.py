@@ -20,8 +20,10 @@ import numpy as np
 import pytest
 
 from ragline.ingest.pipeline import Ingestor
+from ragline.ingest.settings import IngestSettings
 from ragline.retrieval.collection import Collection
-from ragline.retrieval.settings import EmbeddingSettings, IngestSettings, Settings, StoreSettings
+from ragline.retrieval.settings import EmbeddingSettings, StoreSettings
+from ragline.settings import Settings
 from tests.deploy.services import ROOT, ChromaServer, ragline_env
 from tests.ingest.corpus import write_corpus
 

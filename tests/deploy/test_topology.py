@@ -12,8 +12,9 @@ import pytest
 import redis
 
 from ragline.retrieval.collection import Collection
-from ragline.retrieval.settings import Settings, StoreSettings
+from ragline.retrieval.settings import StoreSettings
 from ragline.retrieval.stores import chroma_server
+from ragline.settings import Settings
 from tests.deploy.services import ChromaServer, RaglineServer, call, ragline
 from tests.ingest.corpus import write_corpus
 

@@ -22,14 +22,11 @@ from pathlib import Path
 from ragline.ingest import pipeline
 from ragline.ingest.engines import LocalEngine
 from ragline.ingest.parsing import Parsed
+from ragline.ingest.settings import IngestSettings
 from ragline.retrieval.catalog import Catalog
 from ragline.retrieval.embedders import load_embedder
-from ragline.retrieval.settings import (
-    EmbeddingSettings,
-    IngestSettings,
-    Settings,
-    StoreSettings,
-)
+from ragline.retrieval.settings import EmbeddingSettings, StoreSettings
+from ragline.settings import Settings
 
 
 class TaggedEngine(LocalEngine):

@@ -28,8 +28,8 @@ from ragline.eval.answers import says_not_found, scored_text
 from ragline.eval.report import Gate
 from ragline.llm import BACKENDS, GenerationParams
 from ragline.llm.fake import FakeLLM
-from ragline.retrieval.settings import Settings
 from ragline.retrieval.types import Message
+from ragline.settings import Settings
 from tests.cache.conftest import REDIS_URL, redis_reachable
 from tests.cli.run import run_ragline
 from tests.eval.fixtures import DOCS, write_fixture

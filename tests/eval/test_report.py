@@ -12,7 +12,7 @@ from ragline.eval.datasets import load_dataset
 from ragline.eval.report import Gate, build_report, load_report, report_paths, write_reports
 from ragline.eval.runner import EvalRun, Ranked, evaluate_retriever
 from ragline.retrieval.errors import UsageError
-from ragline.retrieval.settings import Settings
+from ragline.settings import Settings
 from tests.eval.fixtures import QUERIES, write_fixture
 
 METRICS = ("ndcg@10", "recall@5", "mrr@10")

@@ -9,7 +9,8 @@ import pytest
 from ragline.eval.config import RunConfig
 from ragline.eval.sweep import load_configs
 from ragline.retrieval.errors import UsageError
-from ragline.retrieval.settings import RetrievalSettings, Settings
+from ragline.retrieval.settings import RetrievalSettings
+from ragline.settings import Settings
 
 
 def test_without_files_one_primary_configuration_from_the_settings(settings: Settings) -> None:

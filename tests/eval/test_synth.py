@@ -14,8 +14,8 @@ from ragline.llm import GenerationParams
 from ragline.llm.fake import FakeLLM
 from ragline.retrieval.catalog import CommitInfo
 from ragline.retrieval.collection import Collection
-from ragline.retrieval.settings import Settings
 from ragline.retrieval.types import Chunk, Message
+from ragline.settings import Settings
 from tests.retrieval.fakes import add, chunk, make_collection
 
 PASSAGES = {

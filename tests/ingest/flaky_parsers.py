@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from ragline.ingest.parsing import Parsed, parse_file
-from ragline.retrieval.settings import IngestSettings
+from ragline.ingest.settings import IngestSettings
 
 
 def crash_or_hang(path: Path, settings: IngestSettings) -> Parsed:

@@ -7,7 +7,7 @@ from typing import Any
 
 from ragline.ingest.elements import Element
 from ragline.ingest.loaders import LoadedFile, load_file
-from ragline.retrieval.settings import IngestSettings
+from ragline.ingest.settings import IngestSettings
 
 
 def load(path: Path, **overrides: Any) -> LoadedFile:

@@ -13,7 +13,7 @@ from ragline.ingest.loaders.formats import FORMATS
 from ragline.ingest.pipeline import Ingestor
 from ragline.retrieval.collection import Collection
 from ragline.retrieval.errors import LoaderError
-from ragline.retrieval.settings import Settings
+from ragline.settings import Settings
 from tests.ingest import make_more_files as mm
 from tests.ingest.loading import load
 

@@ -12,7 +12,7 @@ from ragline.ingest.injection import looks_like_injection
 from ragline.ingest.loaders.ocr import tesseract_available
 from ragline.ingest.pipeline import Ingestor
 from ragline.retrieval.collection import Collection
-from ragline.retrieval.settings import Settings
+from ragline.settings import Settings
 from tests.ingest import make_more_files as mm
 
 

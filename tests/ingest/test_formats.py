@@ -95,7 +95,7 @@ def test_a_scanned_page_in_a_digital_pdf_is_ocred(more: dict[str, Path]) -> None
 @needs_tesseract
 def test_ocr_languages_are_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     from ragline.ingest.loaders import ocr
-    from ragline.retrieval.settings import IngestSettings
+    from ragline.ingest.settings import IngestSettings
 
     monkeypatch.setattr(ocr, "installed_languages", lambda: frozenset({"eng", "kor"}))
     assert ocr.ocr_languages(IngestSettings(ocr_languages=["kor", "eng", "xyz"])) == ["kor", "eng"]

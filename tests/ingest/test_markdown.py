@@ -10,7 +10,7 @@ from ragline.ingest.elements import CODE, LIST_ITEM, TABLE, TEXT, TITLE, Element
 from ragline.ingest.loaders import load_file
 from ragline.ingest.loaders.markdown import parse_markdown
 from ragline.ingest.loaders.plain import parse_plain, parse_rst
-from ragline.retrieval.settings import IngestSettings
+from ragline.ingest.settings import IngestSettings
 from tests.ingest.make_files import MARKDOWN, RST
 
 
@@ -153,7 +153,7 @@ def test_load_file_markdown_without_unstructured(tmp_path: Path) -> None:
     assert loaded.elements == tuple(parse_markdown(MARKDOWN))
     script = (
         "import sys; from pathlib import Path; from ragline.ingest.loaders import load_file; "
-        "from ragline.retrieval.settings import IngestSettings; "
+        "from ragline.ingest.settings import IngestSettings; "
         f"load_file(Path({str(path)!r}), IngestSettings()); "
         "assert 'unstructured' not in sys.modules, 'unstructured was imported'"
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ragline.ingest.parsing import parse_all
-from ragline.retrieval.settings import IngestSettings
+from ragline.ingest.settings import IngestSettings
 from tests.ingest.flaky_parsers import crash_or_hang
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from ragline.ingest.pipeline import Ingestor
 from ragline.retrieval.collection import Collection, delete_collection
-from ragline.retrieval.settings import Settings
+from ragline.settings import Settings
 from tests.ingest.corpus import write_corpus
 
 

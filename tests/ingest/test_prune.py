@@ -14,7 +14,7 @@ from ragline.ingest.prune import plan_prune
 from ragline.retrieval.catalog import DocumentRecord
 from ragline.retrieval.collection import Collection
 from ragline.retrieval.errors import IngestError
-from ragline.retrieval.settings import Settings
+from ragline.settings import Settings
 
 
 def record(source: str) -> DocumentRecord:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ragline.retrieval.collection import Collection
-from ragline.retrieval.settings import Settings
+from ragline.settings import Settings
 from tests.ingest.corpus import write_corpus
 
 

@@ -15,7 +15,7 @@ import pytest
 from ragline.llm import LLM, CancelToken, Completion, GenerationParams, LLMBusy
 from ragline.llm.embedded import LlamaCppLLM
 from ragline.llm.models import QWEN, resolve_model
-from ragline.retrieval.settings import LLMSettings
+from ragline.llm.settings import LLMSettings
 from ragline.retrieval.types import Message
 
 pytestmark = pytest.mark.slow

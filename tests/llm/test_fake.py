@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ragline.llm import LLM, CancelToken, GenerationParams, load_llm
 from ragline.llm.fake import FakeLLM
-from ragline.retrieval.settings import Settings
 from ragline.retrieval.types import Message
+from ragline.settings import Settings
 
 ASK = [Message("system", "Be brief."), Message("user", "Say hello")]
 

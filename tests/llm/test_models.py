@@ -12,8 +12,9 @@ import pytest
 
 from ragline.llm import LLMUnavailable, load_llm
 from ragline.llm.models import QWEN, SMOLLM2, SplitModel, assemble, resolve_model, split_parts
+from ragline.llm.settings import LLMSettings
 from ragline.retrieval.errors import ConfigError
-from ragline.retrieval.settings import LLMSettings, Settings
+from ragline.settings import Settings
 
 
 def _parts(tmp_path: Path, blobs: list[bytes]) -> list[Path]:

@@ -16,7 +16,7 @@ import pytest
 from ragline.llm import CancelToken, GenerationParams, LLMBusy, LLMError, LLMUnavailable
 from ragline.llm.models import SMOLLM2, resolve_model
 from ragline.llm.openai_http import OpenAICompatibleLLM, _retry_after
-from ragline.retrieval.settings import LLMSettings
+from ragline.llm.settings import LLMSettings
 from ragline.retrieval.types import Message
 from tests.llm.http_fake import FakeOpenAIServer, Reply, free_port
 

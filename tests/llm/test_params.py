@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ragline.llm import GenerationParams, InvalidGenerationParams
+from ragline.llm.settings import LLMSettings
 from ragline.retrieval.errors import UsageError
-from ragline.retrieval.settings import LLMSettings
 
 
 def test_defaults_are_greedy_and_neutral() -> None:

@@ -13,11 +13,11 @@ import pytest
 
 from ragline.retrieval.collection import Collection, CollectionInfo
 from ragline.retrieval.embedders.base import l2_normalise
-from ragline.retrieval.settings import Settings
 from ragline.retrieval.stores import REGISTRY
 from ragline.retrieval.stores.filters import clean_metadata
 from ragline.retrieval.stores.sidecar import as_matrix, chunk_vectors
 from ragline.retrieval.types import Chunk, Filter, Hit, MetaValue
+from ragline.settings import Settings
 
 DIM = 64
 

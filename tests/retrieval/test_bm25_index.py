@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from ragline.retrieval.keyword import KeywordConfig, KeywordIndex, backfill, open_collection_index
-from ragline.retrieval.settings import RetrievalSettings, Settings
+from ragline.retrieval.settings import RetrievalSettings
 from ragline.retrieval.types import Filter
+from ragline.settings import Settings
 from tests.retrieval.fakes import MemoryStore, add, chunk, ids, make_collection
 
 DOCS = [

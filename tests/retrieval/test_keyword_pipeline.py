@@ -9,7 +9,8 @@ import pytest
 from ragline.ingest.pipeline import Ingestor
 from ragline.retrieval.collection import Collection
 from ragline.retrieval.retrievers import search
-from ragline.retrieval.settings import RetrievalSettings, Settings
+from ragline.retrieval.settings import RetrievalSettings
+from ragline.settings import Settings
 
 
 def run(settings: Settings, docs: Path, prune: bool = False) -> None:

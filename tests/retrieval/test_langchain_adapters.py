@@ -30,8 +30,8 @@ from ragline.retrieval.langchain_adapters import (
     RaglineRetriever,
     RaglineVectorStore,
 )
-from ragline.retrieval.settings import Settings
 from ragline.retrieval.stores import open_store
+from ragline.settings import Settings
 from tests.retrieval.fakes import BagOfWordsEmbedder, add, chunk, make_collection
 
 

@@ -11,7 +11,7 @@ import pytest
 from ragline.retrieval import embedders
 from ragline.retrieval.collection import Collection, delete_collection
 from ragline.retrieval.pool import CollectionPool
-from ragline.retrieval.settings import Settings
+from ragline.settings import Settings
 from tests.retrieval.fakes import BagOfWordsEmbedder, make_collection
 
 

@@ -9,8 +9,9 @@ import pytest
 from ragline.retrieval.errors import ConfigError
 from ragline.retrieval.rerank import CrossEncoderReranker, Reranker
 from ragline.retrieval.retrievers import reranker_for, search
-from ragline.retrieval.settings import RetrievalSettings, Settings
+from ragline.retrieval.settings import RetrievalSettings
 from ragline.retrieval.types import Hit
+from ragline.settings import Settings
 from tests.retrieval.fakes import add, chunk, make_collection
 
 WORDS = ["apt", "installs", "packages", "pip", "python", "cache", "debian", "the", "a"]

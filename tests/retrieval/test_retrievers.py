@@ -9,8 +9,9 @@ import pytest
 from ragline.retrieval.collection import Collection
 from ragline.retrieval.filters import parse_filters
 from ragline.retrieval.retrievers import assess, search
-from ragline.retrieval.settings import RetrievalSettings, Settings
+from ragline.retrieval.settings import RetrievalSettings
 from ragline.retrieval.types import Filter, Hit
+from ragline.settings import Settings
 from tests.retrieval.fakes import add, chunk, make_collection
 
 

@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from ragline.ingest.pipeline import Ingestor
-from ragline.retrieval.settings import ServerSettings, Settings
 from ragline.server import create_app
+from ragline.server.settings import ServerSettings
+from ragline.settings import Settings
 from tests.ingest.corpus import write_corpus
 
 API_KEY = "test-operator-key-123456"

@@ -16,12 +16,13 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from ragline.answer.build import AnswerStack
+from ragline.answer.build import AnswerConfig
 from ragline.llm.fake import FakeLLM
-from ragline.retrieval.settings import ServerSettings, Settings
 from ragline.retrieval.types import Message
 from ragline.server import create_app
+from ragline.server.settings import ServerSettings
 from ragline.server.state import AppState
+from ragline.settings import Settings
 
 API_KEY = "live-operator-key-123456"
 
@@ -38,7 +39,7 @@ class Live:
         return state
 
     @property
-    def answers(self) -> AnswerStack:
+    def answers(self) -> AnswerConfig:
         return self.state.answers
 
     @property

@@ -12,10 +12,10 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from ragline.llm.fake import FakeLLM
-from ragline.retrieval.settings import Settings
 from ragline.server import create_app
 from ragline.server.keys import KeyStore
 from ragline.server.state import AppState
+from ragline.settings import Settings
 from tests.server.live import API_KEY, echo_first_source
 
 COLLECTION = "shared"

@@ -7,7 +7,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from ragline.retrieval.settings import ServerSettings, Settings
+from ragline.server.settings import ServerSettings
+from ragline.settings import Settings
 from tests.server.conftest import auth
 
 

@@ -13,9 +13,10 @@ from ragline.ingest.pipeline import Ingestor
 from ragline.retrieval.errors import CollectionNotFound
 from ragline.retrieval.pool import CollectionPool
 from ragline.retrieval.retrievers import SearchResult, search
-from ragline.retrieval.settings import RetrievalSettings, Settings
+from ragline.retrieval.settings import RetrievalSettings
 from ragline.server import batching
 from ragline.server.batching import SearchBatcher
+from ragline.settings import Settings
 from tests.ingest.corpus import write_corpus
 
 QUERIES = [

@@ -18,8 +18,8 @@ from ragline.cache import open_store, redis_reachable
 from ragline.ingest.pipeline import Ingestor
 from ragline.llm.fake import FakeLLM
 from ragline.retrieval.collection import Collection, delete_collection
-from ragline.retrieval.settings import Settings
 from ragline.server import create_app
+from ragline.settings import Settings
 from tests.cli.run import run_ragline
 from tests.server.conftest import auth
 from tests.server.live import echo_first_source

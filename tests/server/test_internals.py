@@ -15,11 +15,12 @@ from pydantic import SecretStr, ValidationError
 
 from ragline.llm.errors import LLMBusy, LLMError, LLMUnavailable
 from ragline.retrieval.errors import ConfigError, RaglineError, UsageError
-from ragline.retrieval.settings import ServerSettings, Settings
 from ragline.server import create_app
 from ragline.server.errors import scrub
 from ragline.server.keys import KeyStore
 from ragline.server.ratelimit import RateLimiter
+from ragline.server.settings import ServerSettings
+from ragline.settings import Settings
 from tests.server.conftest import API_KEY, auth
 
 UPSTREAM = "http://10.20.30.40:8000/v1"

@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient
 from ragline.ingest.pipeline import Ingestor
 from ragline.llm import CancelToken, Completion, GenerationParams
 from ragline.llm.fake import FakeLLM
-from ragline.retrieval.settings import Settings
 from ragline.retrieval.types import Message
 from ragline.server import create_app
 from ragline.server.keys import KeyStore
+from ragline.settings import Settings
 from tests.ingest.corpus import write_corpus
 from tests.server.live import (
     API_KEY,

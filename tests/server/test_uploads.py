@@ -15,10 +15,11 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from ragline.retrieval.settings import ServerSettings, Settings
 from ragline.server import create_app
 from ragline.server.guard import upload_cap
 from ragline.server.keys import KeyStore
+from ragline.server.settings import ServerSettings
+from ragline.settings import Settings
 from tests.server.conftest import API_KEY, auth
 from tests.server.tenancy import wait_for_job
 

@@ -23,9 +23,9 @@ from ragline.ingest.loaders import SUPPORTED_SUFFIXES, is_supported
 from ragline.retrieval.collection import Collection, list_collections
 from ragline.retrieval.errors import RaglineError
 from ragline.retrieval.locks import storage_error, write_lock
-from ragline.retrieval.settings import Settings
 from ragline.server.openapi import KEYED, ErrorBody, errors
 from ragline.server.security import Caller, ReadKey, WriteKey
+from ragline.server.settings import ServerConfig
 from ragline.server.state import StateDep
 
 router = APIRouter(prefix="/v1", tags=["collections"])
@@ -103,7 +103,7 @@ def _distinct(names: list[str]) -> list[str]:
     return out
 
 
-def uploads_dir(settings: Settings, collection: str, tenant: str) -> Path:
+def uploads_dir(settings: ServerConfig, collection: str, tenant: str) -> Path:
     """Where files uploaded into ``collection`` by ``tenant`` ("" = operator) are kept."""
     folder = settings.data_dir / "uploads" / collection
     return folder / f"@{tenant}" if tenant else folder
@@ -181,7 +181,7 @@ def job_status(job_id: str, state: StateDep, caller: WriteKey) -> dict[str, Any]
     return result
 
 
-def _owned(caller: Caller, settings: Settings, collection: str, source: str) -> bool:
+def _owned(caller: Caller, settings: ServerConfig, collection: str, source: str) -> bool:
     """Whether ``caller`` may delete the document stored from ``source``: operator keys any,
     tenant keys only what their tenant uploaded."""
     if caller.operator:

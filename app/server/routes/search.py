@@ -10,10 +10,11 @@ from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BaseModel, Field, StrictBool
 
-from ragline.retrieval.settings import SearchMode, Settings
+from ragline.retrieval.settings import SearchMode
 from ragline.retrieval.types import Condition, Filter, MetaValue
 from ragline.server.openapi import KEYED, errors
 from ragline.server.security import Caller, ReadKey
+from ragline.server.settings import ServerConfig
 from ragline.server.state import StateDep
 
 router = APIRouter(prefix="/v1", tags=["search"])
@@ -68,7 +69,7 @@ class SearchRequest(BaseModel):
     where: Conditions
 
 
-def check_k(k: int | None, settings: Settings, where: str = "k") -> None:
+def check_k(k: int | None, settings: ServerConfig, where: str = "k") -> None:
     """Refuse a k above ``server.max_k`` the way the schema would (422)."""
     limit = settings.server.max_k
     if k is not None and k > limit:

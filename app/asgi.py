@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from ragline.retrieval.settings import load_settings
 from ragline.server import create_app
+from ragline.settings import load_settings
 
 
 def build() -> FastAPI:

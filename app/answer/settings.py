@@ -1,0 +1,55 @@
+""":class:`AnswerConfig`: the settings view the answer layer reads (ingestion's sections,
+the LLM and the answer cache)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from ragline.cache.settings import CacheSettings
+from ragline.ingest.settings import IngestConfig
+from ragline.llm.settings import LLMSettings
+
+QuotedLanguage = Literal["en", "zh"]
+
+
+def _quoted_by_default() -> list[QuotedLanguage]:
+    return ["zh"]
+
+
+def _support_by_default() -> dict[QuotedLanguage, int]:
+    return {"en": 2, "zh": 3}
+
+
+class AnswerSettings(BaseModel):
+    extractive_languages: list[QuotedLanguage] = Field(
+        default_factory=_quoted_by_default,
+        description="Answers in mode auto (the default) to a question in one of these "
+        "languages, asked of a collection in the same language, quote the best source "
+        "(extractive) instead of generating: measured right more often than the bundled "
+        '0.5B model on Chinese (docs/benchmarks.md, "Answer quality"). [] = always generate.',
+    )
+
+    min_shared_terms: dict[QuotedLanguage, int] = Field(
+        default_factory=_support_by_default,
+        description="A question in one of these languages, asked of a collection in the same "
+        "language, is answered 'not found' unless one sentence of the sources shares at "
+        "least this many content words (Chinese: character pairs) with it, or all of them "
+        "for a shorter question; 0 = off. Tuned on the tune half of the gold sets "
+        "(docs/benchmarks.md): 'not found' on 76% of unanswerable questions, no answerable "
+        "one lost.",
+    )
+
+    @field_validator("min_shared_terms")
+    @classmethod
+    def _not_negative(cls, value: dict[QuotedLanguage, int]) -> dict[QuotedLanguage, int]:
+        if any(n < 0 for n in value.values()):
+            raise ValueError("answer.min_shared_terms must be 0 or more")
+        return value
+
+
+class AnswerConfig(IngestConfig):
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
