@@ -14,7 +14,7 @@ Questions are split in two halves by a hash of their id: tune prompts and settin
 Any setting can be varied with RAGLINE_* variables (e.g. RAGLINE_PROMPTS__EXAMPLES=none).
 
     .venv/bin/python bench/answer_quality.py --data-dir /tmp/aq [--sets python-faq]
-        [--half report] [--limit 30] [--model qwen2.5-coder-0.5b] [--mode extractive]
+        [--half report] [--limit 30] [--model qwen2.5-coder-0.5b] [--mode auto|plain|extractive]
         [--json out.json] [--write-doc]
 """
 
@@ -161,9 +161,11 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="llm.model (a bundled model name)")
     parser.add_argument(
         "--mode",
-        choices=("plain", "extractive"),
-        default="plain",
-        help="extractive: the no-LLM baseline (quote the best source's matching sentences)",
+        choices=("auto", "plain", "extractive"),
+        default="auto",
+        help="auto: the default (plain, extractive for answer.extractive_languages); plain: "
+        "the LLM answers every question; extractive: the no-LLM baseline (quote the best "
+        "source's matching sentences)",
     )
     parser.add_argument("--json", type=Path, default=None, help="write every record here")
     parser.add_argument("--write-doc", action="store_true", help=f"update {DOC.name}")
@@ -177,7 +179,7 @@ def main() -> None:
 
     from ragline.llm import load_llm
     from ragline.retrieval.embedders.offline import force_offline
-    from ragline.retrieval.settings import load_settings
+    from ragline.settings import load_settings
 
     force_offline()
     missing = [s for s in args.sets if not (QA / s / "corpus.jsonl").exists()]
@@ -207,7 +209,7 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str))
     if args.write_doc:
-        write_doc(text, "extractive" if args.mode == "extractive" else rows[0]["model"])
+        write_doc(text, rows[0]["model"] if args.mode == "plain" else args.mode)
 
 
 def write_doc(text: str, tag: str) -> None:

@@ -3,8 +3,8 @@ few-shot example or a copy of the prompt is never returned as is.
 
 Small local models fail in a few recognisable ways: they emit "[1] [2]", repeat an example
 they were shown, or echo the instructions. :func:`problem` names the failure;
-:func:`extractive_answer` builds the replacement (the best-supported sentences of the top
-source, quoted, with their citation); :class:`StreamGuard` holds a streamed answer back until
+:func:`extractive_answer` builds the replacement (the sentences of the sources that share
+the most words with the question, quoted, with their citations); :class:`StreamGuard` holds a streamed answer back until
 it can no longer turn out to be one of these, so a stream never shows them either.
 """
 
@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ragline.answer.citations import FENCE_ECHO, MARKER
-from ragline.retrieval.prompting.focus import terms
+from ragline.retrieval.prompting.focus import sentences, terms
 from ragline.retrieval.prompting.packing import PackedSource
 
 Problem = Literal["empty", "citations_only", "example_copy", "prompt_copy"]
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _WORD = re.compile(r"[\w.\-/]+|" + _CJK.pattern)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(])|(?<=[。！？；])|\n+")
 COPY_WORDS = 6
 """A run of this many words shared with an example or the instructions counts as a copy."""
 COPY_CJK_CHARS = 10
@@ -99,45 +98,72 @@ def says_not_found(text: str) -> bool:
     return len(words(text)) <= NOT_FOUND_MAX_WORDS and _NOT_FOUND.search(text) is not None
 
 
-def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
+RANK_DECAY = 0.1
+"""Each step down the source ranking weighs a sentence's shared words 10% less (tuned on the
+tune half of the gold sets: docs/benchmarks.md, "Answer quality")."""
 
 
 @dataclass(frozen=True)
 class Extract:
     text: str
-    """The quoted sentences with their citation marker, e.g. '"…" [1]'."""
-    source: int
+    """The quoted sentences with their citation markers, e.g. '"…" [1]'."""
+    sources: tuple[int, ...]
+    """The numbers of the quoted sources, in order."""
+
+
+def _scored(
+    question: str, sources: Sequence[PackedSource]
+) -> list[tuple[float, int, int, str, int]]:
+    """Every sentence of the sources as (-weighted shared words, rank, position, sentence,
+    source number): sorted, the best comes first."""
+    wanted = terms(question)
+    scored: list[tuple[float, int, int, str, int]] = []
+    for rank, source in enumerate(sources):
+        weight = max(0.0, 1.0 - RANK_DECAY * rank)
+        unique = dict.fromkeys(s for s in sentences(source.text) if any(ch.isalnum() for ch in s))
+        for position, sentence in enumerate(unique):
+            shared = len(terms(sentence) & wanted) * weight
+            scored.append((-shared, rank, position, sentence, source.number))
+    return sorted(scored)
+
+
+def support(question: str, sources: Sequence[PackedSource]) -> tuple[int, int]:
+    """(the most content words one sentence of the sources shares with the question, the
+    question's content words): how well the best sentence could answer it."""
+    wanted = terms(question)
+    best = max(
+        (len(terms(s) & wanted) for source in sources for s in sentences(source.text)), default=0
+    )
+    return best, len(wanted)
 
 
 def extractive_answer(
-    question: str, sources: Sequence[PackedSource], language: str = "en", max_chars: int = 400
+    question: str,
+    sources: Sequence[PackedSource],
+    language: str = "en",
+    max_chars: int = 400,
+    count: int = 2,
 ) -> Extract | None:
-    """The sentences of the first (best-ranked) source that share the most content words
-    with the question (at most two, in document order, up to ``max_chars``), quoted and
-    cited; None without sources or text."""
-    for source in sources[:1]:
-        candidates = list(
-            dict.fromkeys(s for s in sentences(source.text) if any(ch.isalnum() for ch in s))
-        )
-        if not candidates:
-            continue
-        wanted = terms(question)
-        scored = sorted(
-            range(len(candidates)),
-            key=lambda i: (-len(terms(candidates[i]) & wanted), i),
-        )
-        chosen = sorted(scored[:2])
-        picked = [candidates[i] for i in chosen]
-        while len(picked) > 1 and sum(len(s) + 1 for s in picked) > max_chars:
-            picked.pop()
+    """The ``count`` sentences of the sources that share the most content words with the
+    question (a lower-ranked source's weigh less: :data:`RANK_DECAY`), in source and document
+    order, up to ``max_chars``, quoted, each source's with its citation; None without text."""
+    scored = _scored(question, sources)
+    if not scored:
+        return None
+    chosen = sorted(scored[:count], key=lambda c: (c[1], c[2]))
+    while len(chosen) > 1 and sum(len(c[3]) + 1 for c in chosen) > max_chars:
+        chosen.pop()
+    quotes: dict[int, list[str]] = {}
+    for *_, sentence, number in chosen:
+        quotes.setdefault(number, []).append(sentence)
+    left, right, gap = ("「", "」", "") if language == "zh" else ("“", "” ", " ")
+    parts = []
+    for number, picked in quotes.items():
         quote = " ".join(picked)
         if len(quote) > max_chars:
             quote = quote[: max_chars - 1].rstrip() + "…"
-        if language == "zh":
-            return Extract(f"「{quote}」[{source.number}]", source.number)
-        return Extract(f"“{quote}” [{source.number}]", source.number)
-    return None
+        parts.append(f"{left}{quote}{right}[{number}]")
+    return Extract(gap.join(parts), tuple(quotes))
 
 
 class StreamGuard:

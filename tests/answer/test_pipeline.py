@@ -8,11 +8,12 @@ import pytest
 
 from ragline.answer import Answer, Answerer, AskRequest, Delta
 from ragline.answer.build import build_answerer
+from ragline.cache.settings import CacheSettings
 from ragline.ingest.pipeline import Ingestor
 from ragline.llm.fake import FakeLLM
 from ragline.retrieval.prompting.templates import TemplateLibrary
-from ragline.retrieval.settings import CacheSettings, Settings
 from ragline.retrieval.types import Message
+from ragline.settings import Settings
 from tests.ingest.corpus import write_corpus
 
 
@@ -125,7 +126,9 @@ def test_reingesting_a_cited_document_evicts_the_answers_built_on_it(
     cached = stack.cache.backend.count()["entries"]
     assert cached == 1
     cited = Path(answer.citations[0].source)
-    cited.write_text("# systemd guide\n\nUnits are enabled with systemctl enable --now NAME.\n")
+    cited.write_text(
+        "# systemd guide\n\nA service is enabled at boot with systemctl enable --now NAME.\n"
+    )
     # the public Python API: an ingestion from the stack evicts what its writes make stale
     report = stack.ingestor("docs", workers=1).run([tmp_path / "docs"])
     assert report.chunks_removed > 0
@@ -214,3 +217,61 @@ def test_extractive_mode_quotes_the_best_source_without_the_llm(env: Settings) -
     events = list(stack.answerer.stream(AskRequest(QUESTION, "docs", mode="extractive")))
     assert "".join(e.text for e in events if isinstance(e, Delta)) == answer.text
     stack.close()
+
+
+def test_auto_mode_quotes_chinese_answers_and_generates_english_ones(
+    settings: Settings, tmp_path: Path
+) -> None:
+    docs = tmp_path / "zh"
+    docs.mkdir()
+    (docs / "apt.md").write_text(
+        "# 软件包管理\n\n用 apt install 安装软件包。用 apt remove 删除软件包。\n\n"
+        "用 apt update 更新软件包列表。",
+        encoding="utf-8",
+    )
+    (docs / "systemd.md").write_text(
+        "# 服务\n\n用 systemctl enable 让服务开机启动。用 systemctl start 启动服务。",
+        encoding="utf-8",
+    )
+    Ingestor(settings, "zh", embedder="minilm", workers=1).run([docs])
+    env = settings.model_copy(update={"cache": CacheSettings(redis_url="")})
+    llm = FakeLLM(default="用 apt install 安装 [1]。")
+    stack = build_answerer(env, llm=llm, cache=False)
+    quoted = stack.answerer.ask(AskRequest("怎样安装软件包？", "zh"))
+    assert quoted.mode == "extractive" and quoted.extractive and not llm.calls
+    assert "apt install" in quoted.text and quoted.citations
+    generated = stack.answerer.ask(AskRequest("怎样安装软件包？", "zh", mode="plain"))
+    assert generated.mode == "plain" and len(llm.calls) == 1
+    stack.close()
+    # answer.extractive_languages = []: mode auto generates in every language
+    always = env.model_copy(
+        update={"answer": env.answer.model_copy(update={"extractive_languages": []})}
+    )
+    stack = build_answerer(always, llm=llm, cache=False)
+    assert stack.answerer.ask(AskRequest("怎样安装软件包？", "zh")).mode == "plain"
+    stack.close()
+
+
+def test_auto_mode_generates_for_english_questions(env: Settings) -> None:
+    llm = FakeLLM(default="Use systemctl enable NAME [1].")
+    answer = answerer(env, llm, cache=False).ask(AskRequest(QUESTION, "docs"))
+    assert answer.mode == "plain" and len(llm.calls) == 1 and not answer.extractive
+
+
+def test_sources_sharing_too_few_words_with_the_question_answer_not_found(env: Settings) -> None:
+    # every search "finds context" (threshold 0), but no sentence speaks of bread or walnuts
+    retrieval = env.retrieval.model_copy(update={"no_context_threshold": 0.0})
+    env = env.model_copy(update={"retrieval": retrieval})
+    question = "How do I bake bread with walnuts?"
+    llm = FakeLLM(default="Use systemctl enable NAME [1].")
+    answer = answerer(env, llm, cache=False).ask(AskRequest(question, "docs"))
+    assert answer.not_found and answer.text == "Not found in the documents."
+    assert not answer.context_found and not llm.calls
+    assert answer.sources, "the sources found are still listed"
+    assert answerer(env, llm, cache=False).prompt_for(AskRequest(question, "docs")) is None
+    # answer.min_shared_terms en = 0: the check is off, the model answers
+    off = env.answer.model_copy(update={"min_shared_terms": {"en": 0}})
+    answered = answerer(env.model_copy(update={"answer": off}), llm, cache=False).ask(
+        AskRequest(question, "docs")
+    )
+    assert not answered.not_found and len(llm.calls) == 1
