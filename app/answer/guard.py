@@ -128,12 +128,10 @@ def _scored(
 
 
 def support(question: str, sources: Sequence[PackedSource]) -> tuple[int, int]:
-    """(the most content words one sentence of the sources shares with the question, the
-    question's content words): how well the best sentence could answer it."""
+    """(the most content words one source shares with the question, the question's content
+    words): whether any source speaks of what the question asks about."""
     wanted = terms(question)
-    best = max(
-        (len(terms(s) & wanted) for source in sources for s in sentences(source.text)), default=0
-    )
+    best = max((len(terms(source.text) & wanted) for source in sources), default=0)
     return best, len(wanted)
 
 

@@ -148,8 +148,7 @@ class Answerer:
 
     def prompt_for(self, request: AskRequest) -> Prompt | None:
         """The prompt ``ask`` would send the LLM for ``request`` (None when retrieval finds
-        no good context, or no sentence of the sources shares enough words with the
-        question, and the policy answers "not found" without asking the LLM). The
+        no good context, or no source shares enough words with the question, and the policy answers "not found" without asking the LLM). The
         conversation, if any, is condensed by the LLM first, as ``ask`` does."""
         turn = self._start(request)
         self._retrieve(turn)
@@ -331,7 +330,7 @@ class Answerer:
         )
 
     def _supported(self, turn: _Turn, prompt: Prompt) -> bool:
-        """Whether one sentence of the sources shares enough content words with the question
+        """Whether one of the sources shares enough content words with the question
         (``answer.min_shared_terms``). Under the "answer without context" policy, and for a
         question in another language than the collection's (its words cannot match), yes."""
         if turn.hits.policy != "not_found":
@@ -345,7 +344,7 @@ class Answerer:
         return best >= min(need, wanted)
 
     def _quoted(self, turn: _Turn, base: Answer, prompt: Prompt, deltas: Deltas | None) -> Answer:
-        """Extractive mode: no LLM; the answer quotes the best source's sentences that share
+        """Extractive mode: no LLM; the answer quotes the sources' sentences that share
         the most content words with the question, cited (the strongest simple baseline in
         docs/benchmarks.md, "Answer quality", and a fast, always-faithful answer)."""
         language = self._language(turn)

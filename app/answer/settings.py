@@ -34,11 +34,10 @@ class AnswerSettings(BaseModel):
     min_shared_terms: dict[QuotedLanguage, int] = Field(
         default_factory=_support_by_default,
         description="A question in one of these languages, asked of a collection in the same "
-        "language, is answered 'not found' unless one sentence of the sources shares at "
-        "least this many content words (Chinese: character pairs) with it, or all of them "
-        "for a shorter question; 0 = off. Tuned on the tune half of the gold sets "
-        "(docs/benchmarks.md): 'not found' on 76% of unanswerable questions, no answerable "
-        "one lost.",
+        "language, is answered 'not found' unless one of the sources shares at least this "
+        "many content words (Chinese: character pairs) with it, or all of them for a shorter "
+        "question; 0 = off. Tuned on the tune half of the gold sets (docs/benchmarks.md): "
+        "'not found' on 62% of unanswerable questions, no answerable one lost.",
     )
 
     @field_validator("min_shared_terms")

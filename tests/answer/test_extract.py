@@ -45,8 +45,12 @@ def test_no_text_no_extract() -> None:
     assert extractive_answer("anything", [source(1, "   ")]) is None
 
 
-def test_support_counts_the_best_single_sentence() -> None:
-    sources = [source(1, "Timers run units. Journal logs are rotated by journald settings.")]
+def test_support_counts_the_words_the_best_source_shares() -> None:
+    sources = [
+        source(1, "Timers run units. Journal logs are rotated by journald settings."),
+        source(2, "Timers fire on a calendar."),
+    ]
     best, wanted = support("How are journal logs of timers rotated?", sources)
-    assert wanted == 4 and best == 3  # journal, log, rotat in one sentence; timer in another
+    assert wanted == 4 and best == 4  # journal, log, rotat and timer, across two sentences
     assert support("unrelated bananas", sources) == (0, 2)
+    assert support("calendar timers", sources[1:]) == (2, 2)

@@ -112,7 +112,7 @@ def test_answers_cite_their_source(answers: list[tuple[dict[str, Any], Answer]])
 
 
 def test_extractive_mode_quotes_the_answer_for_most_gold_questions(stack: AnswerStack) -> None:
-    """The no-LLM baseline: the best source's sentences that match the question hold the
+    """The no-LLM baseline: the sources' sentences that match the question best hold the
     gold answer (17 of 20 on 2026-12-03)."""
     answerable = [q for q in _questions() if q["answerable"]]
     answers = [

@@ -212,8 +212,9 @@ async function ask(question) {
         turn.querySelector(".cached").hidden = !record.cached;
         const extractive = turn.querySelector(".extractive-badge");
         extractive.hidden = !record.extractive;
-        extractive.title = `${GUARD[record.guard] || "the model's answer was not usable"}: ` +
-          "this is the best-matching passage of the top source, quoted";
+        extractive.title = record.guard
+          ? `${GUARD[record.guard]}: these are the sources' best-matching sentences, quoted`
+          : "the sources' best-matching sentences, quoted (no model)";
         turn.querySelector(".uncited-badge").hidden = !record.uncited;
         const beside = turn.querySelector(".beside");
         beside.hidden = !(record.uncited && record.extractive_answer);
