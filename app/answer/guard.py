@@ -4,8 +4,9 @@ few-shot example or a copy of the prompt is never returned as is.
 Small local models fail in a few recognisable ways: they emit "[1] [2]", repeat an example
 they were shown, or echo the instructions. :func:`problem` names the failure;
 :func:`extractive_answer` builds the replacement (the sentences of the sources that share
-the most words with the question, quoted, with their citations); :class:`StreamGuard` holds a streamed answer back until
-it can no longer turn out to be one of these, so a stream never shows them either.
+the most words with the question, quoted, with their citations); :class:`StreamGuard` holds
+a streamed answer back until it can no longer turn out to be one of these, so a stream never
+shows them either.
 """
 
 from __future__ import annotations

@@ -148,8 +148,9 @@ class Answerer:
 
     def prompt_for(self, request: AskRequest) -> Prompt | None:
         """The prompt ``ask`` would send the LLM for ``request`` (None when retrieval finds
-        no good context, or no source shares enough words with the question, and the policy answers "not found" without asking the LLM). The
-        conversation, if any, is condensed by the LLM first, as ``ask`` does."""
+        no good context, or no source shares enough words with the question, and the policy
+        answers "not found" without asking the LLM). The conversation, if any, is condensed
+        by the LLM first, as ``ask`` does."""
         turn = self._start(request)
         self._retrieve(turn)
         if self._not_found(turn):
@@ -324,7 +325,7 @@ class Answerer:
             base,
             text=text,
             not_found=True,
-            context_found=prompt is None and base.context_found,
+            context_found=False,
             timings_ms=_finish(turn),
             sources=[_source(s) for s in prompt.sources] if prompt else [],
         )

@@ -1,5 +1,5 @@
-""":class:`AnswerConfig`: the settings view the answer layer reads (ingestion's sections,
-the LLM and the answer cache)."""
+"""The answer layer's settings section (``answer``), and :class:`AnswerConfig`, the view the
+answer layer reads (ingestion's sections, the LLM, the answer cache and its own)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class AnswerSettings(BaseModel):
     extractive_languages: list[QuotedLanguage] = Field(
         default_factory=_quoted_by_default,
         description="Answers in mode auto (the default) to a question in one of these "
-        "languages, asked of a collection in the same language, quote the best source "
+        "languages, asked of a collection in the same language, quote the sources "
         "(extractive) instead of generating: measured right more often than the bundled "
         '0.5B model on Chinese (docs/benchmarks.md, "Answer quality"). [] = always generate.',
     )

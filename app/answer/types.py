@@ -12,7 +12,7 @@ from ragline.retrieval.types import Filter, Message
 AnswerMode = Literal["auto", "plain", "cot", "self-consistency", "extractive"]
 """auto: plain, or extractive for the languages ``answer.extractive_languages`` names;
 plain: the LLM answers directly; cot: reason, then a final answer; self-consistency: sample
-several answers and vote; extractive: no LLM, quote the best source's matching sentences."""
+several answers and vote; extractive: no LLM, quote the sources' best-matching sentences."""
 ANSWER_MODES: tuple[AnswerMode, ...] = get_args(AnswerMode)
 
 

@@ -21,7 +21,7 @@ def ask(
         typer.Option(
             help="auto (plain, or extractive for the languages answer.extractive_languages "
             "names), plain (the LLM answers), cot, self-consistency, or extractive (no LLM: "
-            "quote the best source)."
+            "quote the sources' best-matching sentences)."
         ),
     ] = "auto",
     k: Annotated[
