@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ragline.answer.pipeline import MAX_QUESTION_CHARS, Answerer, Observe
+from ragline.answer.pipeline import MAX_QUESTION_CHARS, Answerer
 from ragline.answer.settings import AnswerConfig
+from ragline.answer.turn import Observe
 from ragline.cache import AnswerCache, open_cache, with_cache_fallback
 from ragline.cache.entries import CacheUnavailable
 from ragline.ingest.pipeline import Ingestor

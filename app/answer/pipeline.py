@@ -8,27 +8,27 @@ they come. Build it with :func:`ragline.answer.build.build_answerer`.
 from __future__ import annotations
 
 import hashlib
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from ragline.answer.citations import Checked, check_citations
 from ragline.answer.generation import Deltas, generate
-from ragline.answer.guard import StreamGuard, extractive_answer, problem, says_not_found, support
+from ragline.answer.guard import StreamGuard, extractive_answer, problem, says_not_found
+from ragline.answer.routing import answer_language, resolve_mode, supported
 from ragline.answer.settings import AnswerConfig
 from ragline.answer.streaming import ThreadedStream
+from ragline.answer.turn import Observe, Turn, timer
 from ragline.answer.types import ANSWER_MODES, Answer, AnswerMode, AskRequest, Delta, Event
 from ragline.cache import AnswerCache, CacheableAnswer, CacheNamespace
-from ragline.ingest.language import detect_language
 from ragline.llm import LLM, CancelToken, GenerationParams
 from ragline.retrieval.collection import Collection
 from ragline.retrieval.errors import UsageError
 from ragline.retrieval.prompting.build import Prompt, PromptBuilder
 from ragline.retrieval.prompting.packing import PackedSource
 from ragline.retrieval.prompting.templates import TemplateLibrary
-from ragline.retrieval.retrievers import SearchResult, search
+from ragline.retrieval.retrievers import search
 from ragline.retrieval.settings import RetrievalSettings
 from ragline.retrieval.types import Condition, Filter
 
@@ -38,9 +38,6 @@ MODE_TEMPLATES: dict[AnswerMode, str] = {"cot": "cot_qa", "self-consistency": "s
 MAX_SAMPLES = 16
 MAX_QUESTION_CHARS = 2000
 """The default longest question (the server's ``server.max_question_chars``)."""
-
-Observe = Callable[[str, float], None]
-"""Told each stage's name and its duration in seconds (e.g. a latency histogram)."""
 
 
 class Collections(Protocol):
@@ -57,26 +54,6 @@ class _LLMTokenizer:
 
     def count(self, text: str) -> int:
         return self._count(text)
-
-
-@dataclass
-class _Turn:
-    """One question on its way through the pipeline."""
-
-    request: AskRequest
-    collection: Collection
-    params: GenerationParams
-    namespace: CacheNamespace
-    started: float = field(default_factory=time.perf_counter)
-    timings: dict[str, float] = field(default_factory=dict)
-    standalone: str = ""
-    result: SearchResult | None = None
-    vector: Any = None
-
-    @property
-    def hits(self) -> SearchResult:
-        assert self.result is not None
-        return self.result
 
 
 class Answerer:
@@ -159,34 +136,31 @@ class Answerer:
         return prompt if self._supported(turn, prompt) else None
 
     # -- the pipeline ---------------------------------------------------------------------
-    def _start(self, request: AskRequest) -> _Turn:
+    def _start(self, request: AskRequest) -> Turn:
         self._validate(request)
         params = self.params.merged(request.generation)
         collection = self.collections.get(request.collection)
-        request = replace(request, mode=self._mode(request, collection))
-        return _Turn(request, collection, params, self._namespace(request, collection, params))
+        mode = resolve_mode(
+            request.mode,
+            request.question,
+            collection.info.language,
+            self.settings.answer.extractive_languages,
+        )
+        request = replace(request, mode=mode)
+        return Turn(request, collection, params, self._namespace(request, collection, params))
 
-    def _mode(self, request: AskRequest, collection: Collection) -> AnswerMode:
-        """The mode ``auto`` stands for: extractive for a question in a language of
-        ``answer.extractive_languages`` asked of a collection in that language, else plain."""
-        if request.mode != "auto":
-            return request.mode
-        asked = detect_language(request.question)
-        quoted = asked in self.settings.answer.extractive_languages
-        return "extractive" if quoted and collection.info.language == asked else "plain"
-
-    def _check_cache(self, turn: _Turn) -> Answer | None:
+    def _check_cache(self, turn: Turn) -> Answer | None:
         """Exact layer, then retrieval, then the semantic layer; a cached answer or None
         (with the turn's retrieval done either way)."""
         request = turn.request
         if self.cache is not None:
-            with _timer(turn, "cache", self.observe):
+            with timer(turn, "cache", self.observe):
                 hit = self.cache.check(request.question, turn.namespace)
             if hit is not None:
                 return self._cached(hit.payload, hit.kind, turn)
         self._retrieve(turn)
         if self.cache is not None and self.settings.cache.semantic:
-            with _timer(turn, "cache", self.observe):
+            with timer(turn, "cache", self.observe):
                 turn.vector = turn.collection.embedder.embed_query(turn.standalone)
                 ids = [h.chunk_id for h in turn.hits.hits]
                 hit = self.cache.check(request.question, turn.namespace, turn.vector, ids)
@@ -194,10 +168,10 @@ class Answerer:
                 return self._cached(hit.payload, hit.kind, turn)
         return None
 
-    def _retrieve(self, turn: _Turn) -> None:
-        with _timer(turn, "condense", self.observe):
+    def _retrieve(self, turn: Turn) -> None:
+        with timer(turn, "condense", self.observe):
             turn.standalone = self._condense(turn)
-        with _timer(turn, "retrieval", self.observe):
+        with timer(turn, "retrieval", self.observe):
             turn.result = search(
                 turn.collection,
                 turn.standalone,
@@ -205,11 +179,11 @@ class Answerer:
                 self._where(turn.request),
             )
 
-    def _not_found(self, turn: _Turn) -> bool:
+    def _not_found(self, turn: Turn) -> bool:
         return not turn.hits.context_found and turn.hits.policy == "not_found"
 
-    def _prompt(self, turn: _Turn) -> Prompt:
-        with _timer(turn, "prompt", self.observe):
+    def _prompt(self, turn: Turn) -> Prompt:
+        with timer(turn, "prompt", self.observe):
             return self._builder(turn.collection).build(
                 turn.standalone,
                 turn.hits.hits,
@@ -220,7 +194,7 @@ class Answerer:
             )
 
     def _answer(
-        self, turn: _Turn, deltas: Deltas | None = None, cancel: CancelToken | None = None
+        self, turn: Turn, deltas: Deltas | None = None, cancel: CancelToken | None = None
     ) -> Answer:
         request, collection = turn.request, turn.collection
         base = Answer(
@@ -247,7 +221,7 @@ class Answerer:
             if deltas is not None and (shown := guard.feed(piece)):
                 deltas(shown)
 
-        with _timer(turn, "llm", self.observe):
+        with timer(turn, "llm", self.observe):
             made = generate(
                 self.llm,
                 prompt,
@@ -277,7 +251,7 @@ class Answerer:
                 template_version=prompt.template_version,
                 example_ids=list(prompt.example_ids),
                 tokens=made.tokens,
-                timings_ms=_finish(turn),
+                timings_ms=turn.finish(),
                 sources=[_source(s) for s in prompt.sources],
             )
         if refused is not None:
@@ -305,7 +279,7 @@ class Answerer:
             template_version=prompt.template_version,
             example_ids=list(prompt.example_ids),
             tokens=made.tokens,
-            timings_ms=_finish(turn),
+            timings_ms=turn.finish(),
             extractive=refused is not None and extract is not None,
             guard=refused,
             uncited=uncited,
@@ -315,7 +289,7 @@ class Answerer:
         )
 
     def _unanswered(
-        self, turn: _Turn, base: Answer, deltas: Deltas | None, prompt: Prompt | None = None
+        self, turn: Turn, base: Answer, deltas: Deltas | None, prompt: Prompt | None = None
     ) -> Answer:
         """ "Not found in the documents" (with the sources that were found, if any)."""
         text = NOT_FOUND.get(self._language(turn), NOT_FOUND["en"])
@@ -326,25 +300,19 @@ class Answerer:
             text=text,
             not_found=True,
             context_found=False,
-            timings_ms=_finish(turn),
+            timings_ms=turn.finish(),
             sources=[_source(s) for s in prompt.sources] if prompt else [],
         )
 
-    def _supported(self, turn: _Turn, prompt: Prompt) -> bool:
-        """Whether one of the sources shares enough content words with the question
-        (``answer.min_shared_terms``). Under the "answer without context" policy, and for a
-        question in another language than the collection's (its words cannot match), yes."""
+    def _supported(self, turn: Turn, prompt: Prompt) -> bool:
+        """Whether the sources speak of the question (always, under the "answer without
+        context" policy)."""
         if turn.hits.policy != "not_found":
             return True
-        asked = detect_language(turn.standalone)
         limits = self.settings.answer.min_shared_terms
-        need = next((n for language, n in limits.items() if language == asked), 0)
-        if not need or turn.collection.info.language != asked:
-            return True
-        best, wanted = support(turn.standalone, prompt.sources)
-        return best >= min(need, wanted)
+        return supported(turn.standalone, prompt.sources, turn.collection.info.language, limits)
 
-    def _quoted(self, turn: _Turn, base: Answer, prompt: Prompt, deltas: Deltas | None) -> Answer:
+    def _quoted(self, turn: Turn, base: Answer, prompt: Prompt, deltas: Deltas | None) -> Answer:
         """Extractive mode: no LLM; the answer quotes the sources' sentences that share
         the most content words with the question, cited (the strongest simple baseline in
         docs/benchmarks.md, "Answer quality", and a fast, always-faithful answer)."""
@@ -362,14 +330,14 @@ class Answerer:
             model_id="extractive",
             template_id=prompt.template_id,
             template_version=prompt.template_version,
-            timings_ms=_finish(turn),
+            timings_ms=turn.finish(),
             extractive=extract is not None,
             sources=[_source(s) for s in prompt.sources],
         )
 
-    def _checked(self, turn: _Turn, text: str, prompt: Prompt, *, attribute: bool) -> Checked:
+    def _checked(self, turn: Turn, text: str, prompt: Prompt, *, attribute: bool) -> Checked:
         """``text`` with its citations checked against the prompt's sources (timed)."""
-        with _timer(turn, "citations", self.observe):
+        with timer(turn, "citations", self.observe):
             return check_citations(
                 text,
                 prompt.sources,
@@ -379,11 +347,11 @@ class Answerer:
             )
 
     # -- helpers --------------------------------------------------------------------------
-    def _cached(self, payload: dict[str, Any], kind: str, turn: _Turn) -> Answer:
+    def _cached(self, payload: dict[str, Any], kind: str, turn: Turn) -> Answer:
         answer = Answer.from_dict(payload)
         answer.question = turn.request.question
         answer.cached, answer.cache_kind = True, kind
-        answer.timings_ms = _finish(turn)
+        answer.timings_ms = turn.finish()
         return answer
 
     def _validate(self, request: AskRequest) -> None:
@@ -437,7 +405,7 @@ class Answerer:
             collection_uid=collection.info.uid,
         )
 
-    def _condense(self, turn: _Turn) -> str:
+    def _condense(self, turn: Turn) -> str:
         request = turn.request
         if not request.history:
             return request.question
@@ -464,36 +432,9 @@ class Answerer:
             )
         return self._builders[key]
 
-    def _language(self, turn: _Turn) -> str:
-        """The prompt's (and the "not found" reply's) language: the setting, else the
-        question's own (a Chinese question to an English collection is answered in Chinese),
-        else the collection's."""
+    def _language(self, turn: Turn) -> str:
         configured = self.settings.prompts.language
-        if configured != "auto":
-            return configured
-        asked = detect_language(turn.request.question)
-        if asked in ("en", "zh"):
-            return asked
-        return "zh" if turn.collection.info.language == "zh" else "en"
-
-
-class _timer:
-    def __init__(self, turn: _Turn, stage: str, observe: Observe) -> None:
-        self.timings, self.stage, self.observe = turn.timings, stage, observe
-
-    def __enter__(self) -> None:
-        self.started = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        elapsed = time.perf_counter() - self.started
-        self.timings[self.stage] = self.timings.get(self.stage, 0.0) + elapsed * 1000
-        self.observe(self.stage, elapsed)
-
-
-def _finish(turn: _Turn) -> dict[str, float]:
-    done = {k: round(v, 2) for k, v in turn.timings.items()}
-    done["total"] = round((time.perf_counter() - turn.started) * 1000, 2)
-    return done
+        return answer_language(turn.request.question, configured, turn.collection.info.language)
 
 
 def _source(source: PackedSource) -> dict[str, Any]:
