@@ -59,3 +59,22 @@ def test_sentences_split_at_western_and_cjk_stops_and_line_breaks() -> None:
 def test_terms_are_stemmed_content_words_and_cjk_bigrams() -> None:
     assert terms("How do I delete directories?") == {"delet", "directori"}
     assert terms("配置文件") == {"配置", "置文", "文件"}
+
+
+def test_the_line_after_the_best_match_comes_before_other_matching_sentences() -> None:
+    # the answer (a command) shares no word with the question; it follows the line that does
+    text = (
+        "To see the details of a package, run:\n"
+        "`dpkg --status foo` in a terminal.\n"
+        "It prints one field per line.\n"
+        "Package details."
+    )
+    question = "How do I see the details of a package?"
+    budget = (
+        len("To see the details of a package, run:") + len("`dpkg --status foo` in a terminal.") + 1
+    )
+    out = focus(text, question, budget, characters)
+    assert out.split("\n") == [
+        "To see the details of a package, run:",
+        "`dpkg --status foo` in a terminal.",
+    ]
