@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ragline.answer.pipeline import MAX_QUESTION_CHARS, Answerer
+from ragline.answer.pipeline import Answerer
+from ragline.answer.request import MAX_QUESTION_CHARS
 from ragline.answer.settings import AnswerConfig
 from ragline.answer.turn import Observe
 from ragline.cache import AnswerCache, open_cache, with_cache_fallback

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -141,6 +142,18 @@ def _supported(
         return False
     vectors = embed([claim, evidence])
     return float(np.dot(vectors[0], vectors[1])) >= min_similarity
+
+
+def source_entry(source: PackedSource) -> dict[str, Any]:
+    """A source as an answer lists it (cited or not): number, document, file, page, text."""
+    return {
+        "number": source.number,
+        "doc_id": source.doc_id,
+        "source": source.source,
+        "file_name": Path(source.source).name,
+        "page": source.page,
+        "snippet": source.text,
+    }
 
 
 def _citation(source: PackedSource, hits: Mapping[str, Hit]) -> Citation:

@@ -7,37 +7,35 @@ they come. Build it with :func:`ragline.answer.build.build_answerer`.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, Protocol
 
-from ragline.answer.citations import Checked, check_citations
+from ragline.answer.citations import Checked, check_citations, source_entry
 from ragline.answer.generation import Deltas, generate
 from ragline.answer.guard import StreamGuard, extractive_answer, problem, says_not_found
+from ragline.answer.request import (
+    MAX_QUESTION_CHARS,
+    cache_namespace,
+    digest_dir,
+    search_filter,
+    search_options,
+    template_for,
+    validate,
+)
 from ragline.answer.routing import answer_language, resolve_mode, supported
 from ragline.answer.settings import AnswerConfig
 from ragline.answer.streaming import ThreadedStream
 from ragline.answer.turn import Observe, Turn, timer
-from ragline.answer.types import ANSWER_MODES, Answer, AnswerMode, AskRequest, Delta, Event
-from ragline.cache import AnswerCache, CacheableAnswer, CacheNamespace
+from ragline.answer.types import Answer, AskRequest, Delta, Event
+from ragline.cache import AnswerCache, CacheableAnswer
 from ragline.llm import LLM, CancelToken, GenerationParams
 from ragline.retrieval.collection import Collection
-from ragline.retrieval.errors import UsageError
 from ragline.retrieval.prompting.build import Prompt, PromptBuilder
-from ragline.retrieval.prompting.packing import PackedSource
 from ragline.retrieval.prompting.templates import TemplateLibrary
 from ragline.retrieval.retrievers import search
-from ragline.retrieval.settings import RetrievalSettings
-from ragline.retrieval.types import Condition, Filter
 
 NOT_FOUND = {"en": "Not found in the documents.", "zh": "文档中没有找到相关内容。"}
-MODE_TEMPLATES: dict[AnswerMode, str] = {"cot": "cot_qa", "self-consistency": "self_consistency"}
-"""Templates of the reasoning modes; plain answers use ``prompts.template``."""
-MAX_SAMPLES = 16
-MAX_QUESTION_CHARS = 2000
-"""The default longest question (the server's ``server.max_question_chars``)."""
 
 
 class Collections(Protocol):
@@ -73,7 +71,7 @@ class Answerer:
         self.cache = cache
         self.observe = observe or (lambda _stage, _seconds: None)
         self.library = TemplateLibrary(settings.prompts.dir)
-        self.prompts_digest = _digest_dir(self.library.directory)
+        self.prompts_digest = digest_dir(self.library.directory)
         self.params = GenerationParams.from_settings(settings.llm)
         self._builders: dict[str, PromptBuilder] = {}
 
@@ -119,7 +117,11 @@ class Answerer:
             return
         if self.cache is not None:
             self.cache.store(
-                request.question, turn.namespace, turn.vector, answer.to_dict(), _cited(answer)
+                request.question,
+                turn.namespace,
+                turn.vector,
+                answer.to_dict(),
+                answer.cited_chunk_ids,
             )
         yield answer
 
@@ -137,7 +139,7 @@ class Answerer:
 
     # -- the pipeline ---------------------------------------------------------------------
     def _start(self, request: AskRequest) -> Turn:
-        self._validate(request)
+        validate(request, self.max_question_chars)
         params = self.params.merged(request.generation)
         collection = self.collections.get(request.collection)
         mode = resolve_mode(
@@ -147,7 +149,10 @@ class Answerer:
             self.settings.answer.extractive_languages,
         )
         request = replace(request, mode=mode)
-        return Turn(request, collection, params, self._namespace(request, collection, params))
+        namespace = cache_namespace(
+            self.settings, request, collection, params, self.llm.model_id, self.prompts_digest
+        )
+        return Turn(request, collection, params, namespace)
 
     def _check_cache(self, turn: Turn) -> Answer | None:
         """Exact layer, then retrieval, then the semantic layer; a cached answer or None
@@ -175,8 +180,8 @@ class Answerer:
             turn.result = search(
                 turn.collection,
                 turn.standalone,
-                self._options(turn.request),
-                self._where(turn.request),
+                search_options(self.settings, turn.request),
+                search_filter(turn.request),
             )
 
     def _not_found(self, turn: Turn) -> bool:
@@ -187,7 +192,7 @@ class Answerer:
             return self._builder(turn.collection).build(
                 turn.standalone,
                 turn.hits.hits,
-                template=self._template(turn.request.mode),
+                template=template_for(self.settings, turn.request.mode),
                 language=self._language(turn),
                 context_found=turn.hits.context_found,
                 policy=turn.hits.policy,
@@ -252,7 +257,7 @@ class Answerer:
                 example_ids=list(prompt.example_ids),
                 tokens=made.tokens,
                 timings_ms=turn.finish(),
-                sources=[_source(s) for s in prompt.sources],
+                sources=[source_entry(s) for s in prompt.sources],
             )
         if refused is not None:
             # never return (or stream) an empty, citations-only or copied answer
@@ -285,7 +290,7 @@ class Answerer:
             uncited=uncited,
             extractive_answer=extract.text if uncited and extract else None,
             attributed=checked.attributed,
-            sources=[_source(s) for s in prompt.sources],
+            sources=[source_entry(s) for s in prompt.sources],
         )
 
     def _unanswered(
@@ -301,7 +306,7 @@ class Answerer:
             not_found=True,
             context_found=False,
             timings_ms=turn.finish(),
-            sources=[_source(s) for s in prompt.sources] if prompt else [],
+            sources=[source_entry(s) for s in prompt.sources] if prompt else [],
         )
 
     def _supported(self, turn: Turn, prompt: Prompt) -> bool:
@@ -332,7 +337,7 @@ class Answerer:
             template_version=prompt.template_version,
             timings_ms=turn.finish(),
             extractive=extract is not None,
-            sources=[_source(s) for s in prompt.sources],
+            sources=[source_entry(s) for s in prompt.sources],
         )
 
     def _checked(self, turn: Turn, text: str, prompt: Prompt, *, attribute: bool) -> Checked:
@@ -353,57 +358,6 @@ class Answerer:
         answer.cached, answer.cache_kind = True, kind
         answer.timings_ms = turn.finish()
         return answer
-
-    def _validate(self, request: AskRequest) -> None:
-        limit = self.max_question_chars
-        if not request.question.strip():
-            raise UsageError("the question is empty")
-        if len(request.question) > limit:
-            raise UsageError(
-                f"the question is {len(request.question)} characters; the limit is {limit}"
-            )
-        if request.mode not in ANSWER_MODES:
-            raise UsageError(
-                f"unknown mode {request.mode!r}; choose one of {', '.join(ANSWER_MODES)}"
-            )
-        if not 1 <= request.samples <= MAX_SAMPLES:
-            raise UsageError(f"samples must be between 1 and {MAX_SAMPLES}")
-
-    def _options(self, request: AskRequest) -> RetrievalSettings:
-        return self.settings.retrieval.override(k=request.k, mode=request.search_mode)
-
-    def _where(self, request: AskRequest) -> Filter | None:
-        where = request.where
-        if request.tenant:
-            where = (where or Filter()).and_(Condition("tenant", "eq", request.tenant))
-        return where
-
-    def _template(self, mode: AnswerMode) -> str:
-        return MODE_TEMPLATES.get(mode, self.settings.prompts.template)
-
-    def _namespace(
-        self, request: AskRequest, collection: Collection, params: GenerationParams
-    ) -> CacheNamespace:
-        prompts = self.settings.prompts
-        where = self._where(request)
-        return CacheNamespace.build(
-            tenant=request.tenant,
-            collection=request.collection,
-            index_version=collection.index_version,
-            retrieval={
-                **self._options(request).model_dump(mode="json"),
-                "where": where.to_dict() if where else [],
-                "mode_answer": request.mode,
-                "samples": request.samples,
-            },
-            prompt_version=f"{self._template(request.mode)}:{self.prompts_digest}",
-            examples_version=f"{prompts.examples}:{prompts.examples_k}:{prompts.example_selection}",
-            model_id=self.llm.model_id,
-            generation=params.to_dict(),
-            history=request.history,
-            embedder_id=collection.info.model_id,
-            collection_uid=collection.info.uid,
-        )
 
     def _condense(self, turn: Turn) -> str:
         request = turn.request
@@ -437,29 +391,5 @@ class Answerer:
         return answer_language(turn.request.question, configured, turn.collection.info.language)
 
 
-def _source(source: PackedSource) -> dict[str, Any]:
-    return {
-        "number": source.number,
-        "doc_id": source.doc_id,
-        "source": source.source,
-        "file_name": Path(source.source).name,
-        "page": source.page,
-        "snippet": source.text,
-    }
-
-
-def _cited(answer: Answer) -> list[str]:
-    return answer.cited_chunk_ids
-
-
 def _cacheable(answer: Answer) -> CacheableAnswer:
-    return CacheableAnswer(answer.to_dict(), _cited(answer), cacheable=bool(answer.text))
-
-
-def _digest_dir(directory: Path) -> str:
-    h = hashlib.blake2b(digest_size=8)
-    for path in sorted(directory.glob("*")):
-        if path.is_file():
-            h.update(path.name.encode())
-            h.update(path.read_bytes())
-    return h.hexdigest()
+    return CacheableAnswer(answer.to_dict(), answer.cited_chunk_ids, cacheable=bool(answer.text))

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
-from ragline.answer.pipeline import MAX_QUESTION_CHARS
+from ragline.answer.request import MAX_QUESTION_CHARS
 from ragline.answer.settings import AnswerConfig
 
 
