@@ -92,9 +92,8 @@ _END = re.compile(r"([.!?。！？；:：]*)\s*$")
 def _attribute(
     text: str, sources: Sequence[PackedSource], min_overlap: float
 ) -> tuple[str, list[int]]:
-    """Each sentence without a marker gets the number of the source holding most of its
-    content words, when that source holds at least ``min_overlap`` of them. Code blocks are
-    left as they are."""
+    """Each sentence without a marker gets the number of the source that supports it
+    (:func:`_supporting`). Code blocks are left as they are."""
     source_terms = [(s.number, terms(s.text)) for s in sources]
     added: list[int] = []
     out: list[str] = []
@@ -104,20 +103,32 @@ def _attribute(
             continue
         for piece in _SPLIT.split(segment):
             claim = terms(piece)
-            if not piece.strip() or MARKER.search(piece) or len(claim) < 2:
-                out.append(piece)
-                continue
-            best, share = max(
-                ((n, len(claim & have) / len(claim)) for n, have in source_terms),
-                key=lambda pair: (pair[1], -pair[0]),
-            )
-            if share < min_overlap:
+            best = None
+            if piece.strip() and not MARKER.search(piece) and claim:
+                best = _supporting(claim, source_terms, min_overlap)
+            if best is None:
                 out.append(piece)
                 continue
             body = _END.sub("", piece)
             out.append(f"{body} [{best}]{piece[len(body) :]}")
             added.append(best)
     return "".join(out), sorted(set(added))
+
+
+def _supporting(
+    claim: set[str], source_terms: Sequence[tuple[int, set[str]]], min_overlap: float
+) -> int | None:
+    """The number of the source holding most of ``claim`` (at least ``min_overlap`` of it;
+    ties to the better-ranked); for a one-term claim (a bare path or command, say), the one
+    source that holds it, if only one does."""
+    if len(claim) == 1:
+        holders = [n for n, have in source_terms if claim <= have]
+        return holders[0] if len(holders) == 1 else None
+    best, share = max(
+        ((n, len(claim & have) / len(claim)) for n, have in source_terms),
+        key=lambda pair: (pair[1], -pair[0]),
+    )
+    return best if share >= min_overlap else None
 
 
 _CODE_BLOCK = re.compile(r"(```.*?(?:```|$))", re.DOTALL)

@@ -77,3 +77,29 @@ def test_space_left_by_a_removed_citation_before_punctuation_goes() -> None:
     assert check_citations("用 apt install 安装 【9】。然后", PACKED, HITS).text == (
         "用 apt install 安装。然后"
     )
+
+
+def test_uncited_sentences_get_the_source_holding_their_words() -> None:
+    checked = check_citations(
+        "APT installs packages from Debian archives. Bananas grow on trees.",
+        PACKED,
+        HITS,
+        attribute=True,
+    )
+    assert checked.text == "APT installs packages from Debian archives [1]. Bananas grow on trees."
+    assert checked.attributed == [1] and [c.number for c in checked.citations] == [1]
+
+
+def test_a_one_term_answer_is_attributed_only_to_the_one_source_holding_it() -> None:
+    paths = [
+        source(1, "Downloaded packages are kept in `/var/cache/apt/archives` until cleaned."),
+        source(2, "Public keys go into `~/.ssh/authorized_keys` on the remote host."),
+        source(3, "Run ssh-copy-id to append your key to `~/.ssh/authorized_keys` there."),
+    ]
+    packed, hits = [p for p, _ in paths], {h.chunk_id: h for _, h in paths}
+    unique = check_citations("`/var/cache/apt/archives`", packed, hits, attribute=True)
+    assert unique.text == "`/var/cache/apt/archives` [1]" and unique.attributed == [1]
+    # two sources hold it: which one the model read is unknown, so nothing is added
+    shared = check_citations("`~/.ssh/authorized_keys`", packed, hits, attribute=True)
+    assert shared.text == "`~/.ssh/authorized_keys`" and not shared.attributed
+    assert not check_citations("Yes.", packed, hits, attribute=True).attributed
