@@ -30,6 +30,7 @@ from ragline.answer.turn import Observe, Turn, timer
 from ragline.answer.types import Answer, AskRequest, Delta, Event
 from ragline.cache import AnswerCache, CacheableAnswer
 from ragline.llm import LLM, CancelToken, GenerationParams
+from ragline.llm.models import quoted_languages
 from ragline.retrieval.collection import Collection
 from ragline.retrieval.prompting.build import Prompt, PromptBuilder
 from ragline.retrieval.prompting.templates import TemplateLibrary
@@ -73,6 +74,9 @@ class Answerer:
         self.library = TemplateLibrary(settings.prompts.dir)
         self.prompts_digest = digest_dir(self.library.directory)
         self.params = GenerationParams.from_settings(settings.llm)
+        quoted = settings.answer.extractive_languages
+        self.quoted = tuple(quoted) if quoted is not None else quoted_languages(settings.llm)
+        """The languages mode ``auto`` answers by quoting the sources."""
         self._builders: dict[str, PromptBuilder] = {}
 
     # -- public ---------------------------------------------------------------------------
@@ -146,7 +150,7 @@ class Answerer:
             request.mode,
             request.question,
             collection.info.language,
-            self.settings.answer.extractive_languages,
+            self.quoted,
         )
         request = replace(request, mode=mode)
         namespace = cache_namespace(

@@ -14,21 +14,18 @@ from ragline.llm.settings import LLMSettings
 QuotedLanguage = Literal["en", "zh"]
 
 
-def _quoted_by_default() -> list[QuotedLanguage]:
-    return ["zh"]
-
-
 def _support_by_default() -> dict[QuotedLanguage, int]:
     return {"en": 2, "zh": 3}
 
 
 class AnswerSettings(BaseModel):
-    extractive_languages: list[QuotedLanguage] = Field(
-        default_factory=_quoted_by_default,
+    extractive_languages: list[QuotedLanguage] | None = Field(
+        None,
         description="Answers in mode auto (the default) to a question in one of these "
         "languages, asked of a collection in the same language, quote the sources "
-        "(extractive) instead of generating: measured right more often than the bundled "
-        '0.5B model on Chinese (docs/benchmarks.md, "Answer quality"). [] = always generate.',
+        "(extractive) instead of generating. Unset: the bundled model's own measured choice "
+        "(Chinese for qwen2.5-coder-0.5b, whose answers are right less often than the quote; "
+        'none for the default 1.5B; docs/benchmarks.md, "Answer quality"). [] = always generate.',
     )
 
     min_shared_terms: dict[QuotedLanguage, int] = Field(

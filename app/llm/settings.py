@@ -17,8 +17,9 @@ class LLMSettings(BaseModel):
         "llama.cpp server, Ollama, hosted) or fake (tests).",
     )
     model: str = Field(
-        "qwen2.5-coder-0.5b",
-        description="llama-cpp: a bundled model name (qwen2.5-coder-0.5b, smollm2-135m); "
+        "qwen2.5-coder-1.5b",
+        description="llama-cpp: a bundled model name (qwen2.5-coder-1.5b, the faster and less "
+        "often right qwen2.5-coder-0.5b, smollm2-135m for smoke tests); "
         "openai: the model name the server serves.",
     )
     model_path: Path | None = Field(None, description="llama-cpp: any GGUF file (wins over model).")

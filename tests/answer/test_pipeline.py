@@ -8,9 +8,11 @@ import pytest
 
 from ragline.answer import Answer, Answerer, AskRequest, Delta
 from ragline.answer.build import build_answerer
+from ragline.answer.settings import QuotedLanguage
 from ragline.cache.settings import CacheSettings
 from ragline.ingest.pipeline import Ingestor
 from ragline.llm.fake import FakeLLM
+from ragline.llm.settings import LLMSettings
 from ragline.retrieval.prompting.templates import TemplateLibrary
 from ragline.retrieval.types import Message
 from ragline.settings import Settings
@@ -219,7 +221,7 @@ def test_extractive_mode_quotes_the_best_source_without_the_llm(env: Settings) -
     stack.close()
 
 
-def test_auto_mode_quotes_chinese_answers_and_generates_english_ones(
+def test_auto_mode_quotes_chinese_answers_where_the_model_is_measured_worse(
     settings: Settings, tmp_path: Path
 ) -> None:
     docs = tmp_path / "zh"
@@ -236,18 +238,33 @@ def test_auto_mode_quotes_chinese_answers_and_generates_english_ones(
     Ingestor(settings, "zh", embedder="minilm", workers=1).run([docs])
     env = settings.model_copy(update={"cache": CacheSettings(redis_url="")})
     llm = FakeLLM(default="用 apt install 安装 [1]。")
-    stack = build_answerer(env, llm=llm, cache=False)
+
+    def with_settings(model: str, quoted: list[QuotedLanguage] | None) -> Settings:
+        return env.model_copy(
+            update={
+                "llm": env.llm.model_copy(update={"model": model}),
+                "answer": env.answer.model_copy(update={"extractive_languages": quoted}),
+            }
+        )
+
+    # the 0.5B model: Chinese questions to a Chinese collection are quoted
+    stack = build_answerer(with_settings("qwen2.5-coder-0.5b", None), llm=llm, cache=False)
     quoted = stack.answerer.ask(AskRequest("怎样安装软件包？", "zh"))
     assert quoted.mode == "extractive" and quoted.extractive and not llm.calls
     assert "apt install" in quoted.text and quoted.citations
     generated = stack.answerer.ask(AskRequest("怎样安装软件包？", "zh", mode="plain"))
     assert generated.mode == "plain" and len(llm.calls) == 1
     stack.close()
-    # answer.extractive_languages = []: mode auto generates in every language
-    always = env.model_copy(
-        update={"answer": env.answer.model_copy(update={"extractive_languages": []})}
-    )
-    stack = build_answerer(always, llm=llm, cache=False)
+    # the default model (1.5B) generates in every language
+    assert LLMSettings().model == "qwen2.5-coder-1.5b"
+    stack = build_answerer(with_settings(LLMSettings().model, None), llm=llm, cache=False)
+    assert stack.answerer.ask(AskRequest("怎样安装软件包？", "zh")).mode == "plain"
+    stack.close()
+    # answer.extractive_languages wins over the model's own choice, both ways
+    stack = build_answerer(with_settings("qwen2.5-coder-1.5b", ["zh"]), llm=llm, cache=False)
+    assert stack.answerer.ask(AskRequest("怎样安装软件包？", "zh")).mode == "extractive"
+    stack.close()
+    stack = build_answerer(with_settings("qwen2.5-coder-0.5b", []), llm=llm, cache=False)
     assert stack.answerer.ask(AskRequest("怎样安装软件包？", "zh")).mode == "plain"
     stack.close()
 

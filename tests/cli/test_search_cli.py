@@ -14,6 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from ragline.cli import app
+from ragline.llm.models import BUNDLED
+from ragline.llm.settings import LLMSettings
 from ragline.retrieval.collection import Collection
 from ragline.retrieval.errors import UsageError
 from ragline.settings import Settings
@@ -102,7 +104,7 @@ def test_prompt_show_prints_the_exact_prompt(collection: Collection) -> None:
         <= prompt["tokens"]["context_window"]
     )
     # counted with the answering model's own tokenizer, as `ask` packs it
-    assert prompt["tokenizer_id"] == "qwen2.5-coder-0.5b-instruct-q4_k_m"
+    assert prompt["tokenizer_id"] == BUNDLED[LLMSettings().model].model_id
 
 
 @pytest.mark.slow
