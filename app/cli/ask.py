@@ -20,8 +20,9 @@ def ask(
         str,
         typer.Option(
             help="auto (plain, or extractive for the languages answer.extractive_languages "
-            "names), plain (the LLM answers), cot, self-consistency, or extractive (no LLM: "
-            "quote the sources' best-matching sentences)."
+            "names, by default those the model answers worse than a quote), plain (the LLM "
+            "answers), cot, self-consistency, or extractive (no LLM: quote the sources' "
+            "best-matching sentences)."
         ),
     ] = "auto",
     k: Annotated[
