@@ -137,6 +137,8 @@ def ragline_runs(
     vectors = embed_queries(collection.embedder, texts)
     dense = dict(zip(ids, collection.store.search_ids(vectors, DEPTH, None), strict=True))
     bm25 = {q: collection.keyword.search_ids(queries[q], DEPTH, None) for q in ids}
+    documents = {q: collection.keyword.search_documents(queries[q], DEPTH) for q in ids}
+    places = collection.keyword.places(doc_of)
     latency = []
     for text in texts[:60]:
         t0 = time.perf_counter()
@@ -146,6 +148,8 @@ def ragline_runs(
         "default": default,
         "dense": dense,
         "bm25": bm25,
+        "documents": documents,
+        "places": places,
         "query_p50_ms": round(statistics.median(latency) * 1000, 1),
     }
 
@@ -153,15 +157,32 @@ def ragline_runs(
 def fused(
     runs: dict[str, Any], queries: Mapping[str, str], doc_of: Mapping[str, str], **opts: float
 ) -> dict[str, Ranked]:
-    """Fusion recomputed from the per-retriever rankings, as ``retrievers._rank`` does it."""
-    from ragline.retrieval.fusion import fuse_ids, query_weights
+    """Fusion recomputed from the per-retriever rankings, as ``retrievers._rank`` does it
+    (document-level evidence included)."""
+    from ragline.retrieval.fusion import fuse_ids, query_weights, rrf_max, with_documents
 
+    places = runs["places"]
+    document_of = {i: doc for i, (doc, _) in places.items()}
+    k = int(opts["rrf_k"])
+    doc_weights = {"document_bm25": opts["document_bm25"], "opening": opts["opening"]}
     out = {}
     for q, text in queries.items():
         weights = query_weights(text, 1.0, opts["bm25_weight"], opts["boost"])
-        ranked = fuse_ids(
-            {"dense": runs["dense"][q], "bm25": runs["bm25"][q]}, weights, int(opts["rrf_k"])
-        )
+        ranked = fuse_ids({"dense": runs["dense"][q], "bm25": runs["bm25"][q]}, weights, k)
+        rankings = {
+            "document_bm25": [d for d, _ in runs["documents"][q]],
+            "opening": [places[i][0] for i, _ in runs["dense"][q] if places[i][1] == 0],
+        }
+        used = {name: w for name, w in doc_weights.items() if w > 0}
+        if used:
+            ranked = with_documents(
+                ranked,
+                document_of,
+                {name: rankings[name] for name in used},
+                used,
+                k,
+                rrf_max(["dense", "bm25"], weights, k),
+            )
         out[q] = doc_order([i for i, _, _ in ranked], doc_of)
     return out
 
@@ -255,24 +276,59 @@ def bench_set(
     rows[0] |= {"chunks": len(doc_of), "query p50 ms": runs["query_p50_ms"], **info}
     grid = []
     if args.grid:
-        for rrf_k in (5, 10, 20, 60):
-            for weight in (0.25, 0.5, 1.0, 2.0, 4.0):
-                for boost in (0.0, 1.0, 3.0):
-                    ranked = fused(
-                        runs, queries, doc_of, rrf_k=rrf_k, bm25_weight=weight, boost=boost
-                    )
-                    grid.append(
-                        {
-                            "set": name,
-                            "embedder": embedder,
-                            "rrf_k": rrf_k,
-                            "bm25_weight": weight,
-                            "boost": boost,
-                            "tune": score(ranked, qrels, "tune"),
-                            "report": score(ranked, qrels, "report"),
-                        }
-                    )
+        from ragline.retrieval.retrievers import DOCUMENT_WEIGHTS_BY_EMBEDDER
+
+        doc_default = DOCUMENT_WEIGHTS_BY_EMBEDDER.get(embedder, (0.0, 0.0))
+        points = [
+            (rrf_k, weight, boost, *doc_default)
+            for rrf_k in (5, 10, 20, 60)
+            for weight in (0.25, 0.5, 1.0, 2.0)
+            for boost in (0.0, 1.0)
+        ] + [
+            (10, 0.5, 0.0, doc_bm25, opening)
+            for doc_bm25 in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
+            for opening in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
+        ]
+        for rrf_k, weight, boost, doc_bm25, opening in dict.fromkeys(points):
+            ranked = fused(
+                runs,
+                queries,
+                doc_of,
+                rrf_k=rrf_k,
+                bm25_weight=weight,
+                boost=boost,
+                document_bm25=doc_bm25,
+                opening=opening,
+            )
+            grid.append(
+                {
+                    "set": name,
+                    "embedder": embedder,
+                    "rrf_k": rrf_k,
+                    "bm25_weight": weight,
+                    "boost": boost,
+                    "document_bm25": doc_bm25,
+                    "opening": opening,
+                    "tune": score(ranked, qrels, "tune"),
+                    "report": score(ranked, qrels, "report"),
+                }
+            )
     return rows, grid
+
+
+SUMMED = ["rrf_k", "bm25_weight", "boost", "document_bm25", "opening", "sets", "tune sum"]
+
+
+def best_overall(grid: Sequence[Mapping[str, Any]], top: int = 5) -> list[dict[str, Any]]:
+    """The grid points with the best sum of tune-half scores over every set measured."""
+    sums: dict[tuple[Any, ...], list[float]] = {}
+    for row in grid:
+        sums.setdefault(tuple(row[c] for c in SUMMED[:5]), []).append(row["tune"])
+    ranked = sorted(sums.items(), key=lambda kv: -sum(kv[1]))[:top]
+    return [
+        dict(zip(SUMMED, (*key, len(scores), round(sum(scores), 4)), strict=True))
+        for key, scores in ranked
+    ]
 
 
 def main() -> None:
@@ -312,12 +368,13 @@ def main() -> None:
         print(table(r, columns), flush=True)
     print(f"\n{table(rows, columns)}\n\n{machine()}, {round(time.perf_counter() - started, 1)} s")
     if grid:
-        best = {}
+        best: dict[str, Any] = {}
         for row in grid:
             key = row["set"]
             if key not in best or row["tune"] > best[key]["tune"]:
                 best[key] = row
-        print("\nbest on tune:\n" + table(list(best.values()), list(grid[0])))
+        print("\nbest on tune, per set:\n" + table(list(best.values()), list(grid[0])))
+        print("\nbest sum over the sets' tune halves:\n" + table(best_overall(grid), SUMMED))
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "grid": grid}, indent=2))
 

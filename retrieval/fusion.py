@@ -57,6 +57,34 @@ def fuse_ids(
     return [(i, raw[i] / top, {**scores[i], "rrf": raw[i]}) for i in order]
 
 
+def with_documents(
+    fused: Sequence[tuple[str, float, dict[str, float]]],
+    document_of: Mapping[str, str],
+    rankings: Mapping[str, Sequence[str]],
+    weights: Mapping[str, float],
+    k: int,
+    chunk_top: float,
+) -> list[tuple[str, float, dict[str, float]]]:
+    """Document-level evidence added to a fused chunk ranking: each chunk gains
+    ``w_r / (k + rank_r(its document))`` for every document ranking r that holds its
+    document, and the list is sorted again (ties keep the chunk order).
+
+    ``fused`` is :func:`fuse_ids`' output (raw sums under ``"rrf"``), ``chunk_top`` its
+    normaliser (:func:`rrf_max` of the chunk retrievers); the new scores are divided by
+    ``chunk_top`` plus the document rankings' own maximum, so they stay in [0, 1]. Chunks
+    whose document is unknown gain nothing; documents outside ``fused`` are not added.
+    """
+    bonus = rrf_scores(rankings, weights, k)
+    top = (chunk_top + rrf_max(list(rankings), weights, k)) or 1.0
+    scored = []
+    for order, (item, _score, scores) in enumerate(fused):
+        extra = bonus.get(document_of.get(item, ""), 0.0)
+        raw = scores["rrf"] + extra
+        scored.append((-raw, order, item, {**scores, "rrf": raw, "document": extra}))
+    scored.sort(key=lambda row: (row[0], row[1]))
+    return [(item, -neg / top, scores) for neg, _, item, scores in scored]
+
+
 def fuse(
     results: Mapping[str, Sequence[Hit]], weights: Mapping[str, float], k: int = 60
 ) -> list[Hit]:

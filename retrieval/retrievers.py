@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ragline.retrieval.embedders.base import embed_queries
-from ragline.retrieval.fusion import fuse_ids, query_weights
+from ragline.retrieval.fusion import fuse_ids, query_weights, rrf_max, with_documents
 from ragline.retrieval.mmr import mmr_select
 from ragline.retrieval.rerank import CrossEncoderReranker, Reranker
 from ragline.retrieval.settings import NoContextPolicy, RetrievalSettings, SearchMode
@@ -32,6 +32,11 @@ BM25_WEIGHT_BY_EMBEDDER = {"minilm": 0.5, "use-m3": 2.0, "e5-small": 0.5}
 """Default BM25 weight in RRF per dense embedder, tuned on the tune half of the eval sets
 (bench/retrieval_quality.py --grid): MiniLM and e5 are stronger than BM25 (and BM25 finds
 little for a question in another language), USE-m3 is weaker than jieba BM25 on Chinese."""
+
+DOCUMENT_WEIGHTS_BY_EMBEDDER = {"e5-small": (0.75, 1.5)}
+"""Default (document BM25, document opening) weights per dense embedder, tuned on the tune
+half of the five eval sets (bench/retrieval_quality.py --grid); not measured for the other
+embedders, which keep document-level evidence off."""
 
 NO_CONTEXT_BY_EMBEDDER = {"minilm": 0.3, "use-m3": 0.25, "e5-small": 0.83}
 """Default threshold on the best dense cosine per embedder, measured (docs/retrieval-quality.md,
@@ -175,15 +180,55 @@ def _rank(
     bm25_weight = opts.bm25_weight
     if bm25_weight is None:
         bm25_weight = BM25_WEIGHT_BY_EMBEDDER.get(collection.info.embedder, 1.0)
-    boost = opts.bm25_cue_boost
-    return [
-        fuse_ids(
-            {"dense": d, "bm25": b},
-            query_weights(q, opts.dense_weight, bm25_weight, boost),
-            opts.rrf_k,
-        )
-        for q, d, b in zip(queries, dense, keyword, strict=True)
-    ]
+    documents = document_weights(opts, collection.info.embedder)
+    ranked = []
+    for q, d, b in zip(queries, dense, keyword, strict=True):
+        weights = query_weights(q, opts.dense_weight, bm25_weight, opts.bm25_cue_boost)
+        fused = fuse_ids({"dense": d, "bm25": b}, weights, opts.rrf_k)
+        if documents:
+            fused = _with_documents(collection, q, d, fused, documents, pool, opts.rrf_k, weights)
+        ranked.append(fused)
+    return ranked
+
+
+def document_weights(opts: RetrievalSettings, embedder: str) -> dict[str, float]:
+    """The document-level rankings hybrid search adds, by weight (none when both are 0)."""
+    bm25, opening = DOCUMENT_WEIGHTS_BY_EMBEDDER.get(embedder, (0.0, 0.0))
+    if opts.document_bm25_weight is not None:
+        bm25 = opts.document_bm25_weight
+    if opts.document_opening_weight is not None:
+        opening = opts.document_opening_weight
+    return {name: w for name, w in (("document_bm25", bm25), ("opening", opening)) if w > 0}
+
+
+def _with_documents(
+    collection: Collection,
+    query: str,
+    dense: Sequence[tuple[str, float]],
+    fused: Ranking,
+    weights: dict[str, float],
+    pool: int,
+    rrf_k: int,
+    chunk_weights: dict[str, float],
+) -> Ranking:
+    """Document-level evidence (:func:`ragline.retrieval.fusion.with_documents`): BM25 over
+    whole documents, and the documents whose opening (first chunk) the dense search found,
+    in its order."""
+    keyword = collection.keyword
+    places = keyword.places([i for i, _, _ in fused])
+    rankings: dict[str, list[str]] = {}
+    if "document_bm25" in weights:
+        rankings["document_bm25"] = [d for d, _ in keyword.search_documents(query, pool)]
+    if "opening" in weights:
+        rankings["opening"] = [places[i][0] for i, _ in dense if places.get(i, ("", 1))[1] == 0]
+    return with_documents(
+        fused,
+        {i: doc for i, (doc, _) in places.items()},
+        rankings,
+        weights,
+        rrf_k,
+        rrf_max(["dense", "bm25"], chunk_weights, rrf_k),
+    )
 
 
 _RERANKERS: dict[str, Reranker] = {}

@@ -127,6 +127,21 @@ class RetrievalSettings(BaseModel):
         "(0.5 with e5-small and minilm, 2.0 with use-m3, 1.0 otherwise; see "
         "docs/retrieval-quality.md).",
     )
+    document_bm25_weight: float | None = Field(
+        None,
+        ge=0.0,
+        description="Hybrid: RRF weight of BM25 over whole documents (document-level "
+        "evidence: every fused chunk gains weight / (rrf_k + its document's rank)); unset = "
+        "by the collection's embedder (0.75 with e5-small, 0 = off otherwise; see "
+        "docs/retrieval-quality.md).",
+    )
+    document_opening_weight: float | None = Field(
+        None,
+        ge=0.0,
+        description="Hybrid: RRF weight of the documents' openings (their first chunks in "
+        "the dense ranking), added like document_bm25_weight; unset = by the collection's "
+        "embedder (1.5 with e5-small, 0 = off otherwise).",
+    )
     bm25_cue_boost: float = Field(
         0.0,
         ge=0.0,

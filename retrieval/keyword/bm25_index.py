@@ -6,9 +6,11 @@ Layout under the index directory:
   per chunk (id, document, text, metadata, tokens) plus the :class:`KeywordConfig` and a
   *generation* counter bumped by every change. Only new or changed chunks are tokenised.
 - ``matrix-<generation>/`` — bm25s' score matrix for that generation and the row → chunk id
-  map. BM25 weights depend on corpus-wide statistics (idf, average length), so after a change
-  the matrix is derived again from the stored tokens — once, on the first search that needs
-  it (no re-tokenising), then saved and reused by every later query and process.
+  map, and under ``documents/`` a second matrix over whole documents (each document's chunk
+  tokens together: document-level evidence for fusion, :meth:`KeywordIndex.search_documents`).
+  BM25 weights depend on corpus-wide statistics (idf, average length), so after a change
+  the matrices are derived again from the stored tokens — once, on the first search that
+  needs them (no re-tokenising), then saved and reused by every later query and process.
 
 Filters are applied inside the search: non-matching rows get a zero weight before the top-k
 selection, so ``k`` hits come back whenever ``k`` matching chunks contain a query term.
@@ -29,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ragline.retrieval.keyword.tokenize import KeywordConfig, Tokenizer
-from ragline.retrieval.types import Chunk, Filter, Hit, MetaValue
+from ragline.retrieval.types import DOC_ID, POSITION, Chunk, Filter, Hit, MetaValue
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +49,26 @@ CREATE TABLE IF NOT EXISTS chunks (
 
 @dataclass
 class _Matrix:
-    """An in-memory bm25s model for one generation, with row-aligned ids and metadata."""
+    """In-memory bm25s models for one generation (chunks, and whole documents), with
+    row-aligned ids and metadata."""
 
     generation: int
     model: Any  # bm25s.BM25; None when the index is empty
     chunk_ids: list[str]
     metadata: list[dict[str, Any]]
+    documents: Any  # bm25s.BM25 over whole documents; None when the index is empty
+    doc_ids: list[str]
+    _places: dict[str, tuple[str, int]] | None = None
+
+    @property
+    def places(self) -> dict[str, tuple[str, int]]:
+        """chunk id → (document id, position in the document)."""
+        if self._places is None:
+            self._places = {
+                cid: (str(meta.get(DOC_ID, "")), int(meta.get(POSITION, 0)))
+                for cid, meta in zip(self.chunk_ids, self.metadata, strict=True)
+            }
+        return self._places
 
 
 class KeywordIndex:
@@ -184,29 +200,24 @@ class KeywordIndex:
         self, query: str, k: int, where: Filter | None = None
     ) -> list[tuple[str, float]]:
         """:meth:`search` as (chunk id, score) pairs, without reading the chunks."""
-        tokens = self.tokenizer.tokenize_query(query)
         matrix = self._current()
-        if k <= 0 or not tokens or matrix.model is None:
-            return []
-        token_ids = matrix.model.get_tokens_ids(tokens)
-        if not token_ids:
-            return []
-        scores = np.asarray(matrix.model.get_scores_from_ids(token_ids), dtype=np.float64)
+        mask = None
         if where:
             mask = np.fromiter(
-                (where.matches(m) for m in matrix.metadata), dtype=bool, count=len(scores)
+                (where.matches(m) for m in matrix.metadata), dtype=bool, count=len(matrix.metadata)
             )
-            scores = np.where(mask, scores, 0.0)
-        positive = np.flatnonzero(scores > 0)
-        if positive.size == 0:
-            return []
-        if positive.size > k:
-            top = positive[np.argpartition(-scores[positive], k - 1)[:k]]
-        else:
-            top = positive
-        # Deterministic order: score, then chunk id.
-        order = sorted(top.tolist(), key=lambda r: (-scores[r], matrix.chunk_ids[r]))
-        return [(matrix.chunk_ids[r], float(scores[r])) for r in order]
+        return _top(matrix.model, matrix.chunk_ids, self.tokenizer.tokenize_query(query), k, mask)
+
+    def search_documents(self, query: str, k: int) -> list[tuple[str, float]]:
+        """Up to ``k`` (document id, score) pairs, best first: BM25 over whole documents
+        (all of a document's chunks as one text), unfiltered."""
+        matrix = self._current()
+        return _top(matrix.documents, matrix.doc_ids, self.tokenizer.tokenize_query(query), k)
+
+    def places(self, chunk_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
+        """(document id, position in the document) of each indexed chunk among ``chunk_ids``."""
+        known = self._current().places
+        return {cid: place for cid in chunk_ids if (place := known.get(cid)) is not None}
 
     # -- the derived score matrix ---------------------------------------------------------
     def _current(self) -> _Matrix:
@@ -232,10 +243,15 @@ class KeywordIndex:
         try:
             bm25s = _bm25s()
             rows = json.loads(rows_file.read_text(encoding="utf-8"))
-            model = None
+            model = documents = None
             if rows["chunk_ids"]:
                 model = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0)
-            return _Matrix(generation, model, rows["chunk_ids"], rows["metadata"])
+                documents = bm25s.BM25.load(
+                    str(folder / "documents"), show_progress=False, verbosity=0
+                )
+            return _Matrix(
+                generation, model, rows["chunk_ids"], rows["metadata"], documents, rows["doc_ids"]
+            )
         except (OSError, ValueError, KeyError) as exc:
             log.warning("keyword matrix %s unreadable (%s); rebuilding", folder, exc)
             return None
@@ -245,22 +261,27 @@ class KeywordIndex:
         chunk_ids: list[str] = []
         metadata: list[dict[str, Any]] = []
         corpus: list[list[str]] = []
+        by_doc: dict[str, list[str]] = {}
         # A snapshot read: rows and generation agree even while another process writes.
         with self.db:
             self.db.execute("BEGIN")
             current = self.generation
-            for cid, meta, tokens in self.db.execute(
-                "SELECT chunk_id, metadata, tokens FROM chunks ORDER BY chunk_id"
+            for cid, doc_id, meta, tokens in self.db.execute(
+                "SELECT chunk_id, doc_id, metadata, tokens FROM chunks ORDER BY chunk_id"
             ):
                 chunk_ids.append(cid)
                 metadata.append(json.loads(meta))
                 corpus.append(tokens.split())
-        model = None
+                by_doc.setdefault(doc_id, []).extend(corpus[-1])
+        model = documents = None
+        doc_ids = sorted(by_doc)
         if any(corpus):  # chunks of nothing but stop words and punctuation give no model
             c = self.config
             model = bm25s.BM25(k1=c.k1, b=c.b, method=c.method)
             model.index(corpus, show_progress=False)
-        matrix = _Matrix(current, model, chunk_ids, metadata)
+            documents = bm25s.BM25(k1=c.k1, b=c.b, method=c.method)
+            documents.index([by_doc[d] for d in doc_ids], show_progress=False)
+        matrix = _Matrix(current, model, chunk_ids, metadata, documents, doc_ids)
         if current == generation:
             self._save(matrix)
         return matrix
@@ -273,7 +294,12 @@ class KeywordIndex:
             tmp.mkdir()
             if matrix.model is not None:
                 matrix.model.save(str(tmp), show_progress=False)
-            rows = {"chunk_ids": matrix.chunk_ids, "metadata": matrix.metadata}
+                matrix.documents.save(str(tmp / "documents"), show_progress=False)
+            rows = {
+                "chunk_ids": matrix.chunk_ids,
+                "metadata": matrix.metadata,
+                "doc_ids": matrix.doc_ids,
+            }
             (tmp / "rows.json").write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
             if final.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -287,6 +313,28 @@ class KeywordIndex:
             number = old.name.removeprefix("matrix-")
             if old != final and number.isdigit() and int(number) < matrix.generation:
                 shutil.rmtree(old, ignore_errors=True)
+
+
+def _top(
+    model: Any, ids: Sequence[str], tokens: Sequence[str], k: int, mask: Any = None
+) -> list[tuple[str, float]]:
+    """The ``k`` best-scoring rows of ``model`` for ``tokens`` (rows outside ``mask`` left
+    out), as (id, score), best first; ties by id so the order is deterministic."""
+    if k <= 0 or not tokens or model is None:
+        return []
+    token_ids = model.get_tokens_ids(list(tokens))
+    if not token_ids:
+        return []
+    scores = np.asarray(model.get_scores_from_ids(token_ids), dtype=np.float64)
+    if mask is not None:
+        scores = np.where(mask, scores, 0.0)
+    positive = np.flatnonzero(scores > 0)
+    if positive.size == 0:
+        return []
+    if positive.size > k:
+        positive = positive[np.argpartition(-scores[positive], k - 1)[:k]]
+    order = sorted(positive.tolist(), key=lambda r: (-scores[r], ids[r]))
+    return [(ids[r], float(scores[r])) for r in order]
 
 
 def _bm25s() -> Any:

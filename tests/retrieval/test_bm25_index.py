@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +176,33 @@ def test_chunks_without_keywords_give_no_model_and_no_error(tmp_path: Path) -> N
     assert index.count() == 1
     assert index.search("anything at all", 5) == []
     index.close()
+
+
+def test_documents_are_scored_as_wholes_and_chunks_know_their_place(tmp_path: Path) -> None:
+    index = KeywordIndex(tmp_path / "kw")
+    index.upsert(
+        [
+            chunk("guide", "Install the package with apt.", 0),
+            chunk("guide", "Then enable the service with systemctl.", 1),
+            chunk("notes", "Install the service unit.", 0),
+        ]
+    )
+    # No single chunk of "guide" holds all three words; the whole document does.
+    assert [d for d, _ in index.search_documents("apt systemctl service", 5)] == [
+        "guide",
+        "notes",
+    ]
+    assert index.search_documents("zebra", 5) == [] and index.search_documents("apt", 0) == []
+    second = chunk("guide", "Then enable the service with systemctl.", 1)
+    assert index.places([second.id, "missing"]) == {second.id: ("guide", 1)}
+
+
+def test_a_saved_matrix_without_the_document_matrix_is_rebuilt(tmp_path: Path) -> None:
+    index = KeywordIndex(tmp_path / "kw")
+    index.upsert(DOCS)
+    index.search("debian", 5)
+    index.close()
+    for folder in (tmp_path / "kw").glob("matrix-*"):  # as an older ragline saved it
+        shutil.rmtree(folder / "documents")
+    reopened = KeywordIndex(tmp_path / "kw")
+    assert [d for d, _ in reopened.search_documents("debian packages", 5)] == ["b", "c"]

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from ragline.retrieval.fusion import fuse, lexical_cues, query_weights, rrf_max, rrf_scores
+from ragline.retrieval.fusion import (
+    fuse,
+    fuse_ids,
+    lexical_cues,
+    query_weights,
+    rrf_max,
+    rrf_scores,
+    with_documents,
+)
 from ragline.retrieval.types import Hit
 
 
@@ -75,3 +83,25 @@ def test_query_weights_lean_on_bm25_only_for_cue_queries() -> None:
     assert query_weights("What is Python?", 1.0, 0.5, 2.0) == {"dense": 1.0, "bm25": 0.5}
     assert query_weights("use os.path.join", 1.0, 0.5, 2.0) == {"dense": 1.0, "bm25": 1.5}
     assert query_weights("use os.path.join", 1.0, 0.5, 0.0) == {"dense": 1.0, "bm25": 0.5}
+
+
+def test_document_evidence_lifts_every_chunk_of_a_strong_document() -> None:
+    # Chunk-level: a1 (doc A) 1st, b1 and b2 (doc B) next. Document-level: only B.
+    fused = fuse_ids({"dense": [("a1", 0.9), ("b1", 0.8), ("b2", 0.7)]}, {"dense": 1.0}, k=10)
+    documents = {"a1": "A", "b1": "B", "b2": "B"}
+    out = with_documents(fused, documents, {"docs": ["B"]}, {"docs": 1.0}, 10, 1 / 11)
+    assert [i for i, _, _ in out] == ["b1", "b2", "a1"]
+    b1, b2, a1 = (scores for _, _, scores in out)
+    assert b1["document"] == b2["document"] == pytest.approx(1 / 11) and a1["document"] == 0.0
+    assert b1["rrf"] == pytest.approx(1 / 12 + 1 / 11)
+    assert b2["rrf"] == pytest.approx(1 / 13 + 1 / 11) and a1["rrf"] == pytest.approx(1 / 11)
+    top = 1 / 11 + 1 / 11  # first in the chunk ranking and in the document ranking
+    assert out[0][1] == pytest.approx((1 / 12 + 1 / 11) / top)
+    assert all(0.0 <= score <= 1.0 for _, score, _ in out)
+
+
+def test_document_evidence_leaves_unknown_chunks_alone_and_adds_no_documents() -> None:
+    fused = fuse_ids({"dense": [("x", 1.0), ("y", 0.5)]}, {"dense": 1.0}, k=10)
+    out = with_documents(fused, {"y": "B"}, {"docs": ["C", "B"]}, {"docs": 2.0}, 10, 1 / 11)
+    assert [i for i, _, _ in out] == ["y", "x"]  # y gains 2/12 > x's lead of 1/11 - 1/12
+    assert out[1][2]["document"] == 0.0 and len(out) == 2

@@ -8,7 +8,7 @@ import pytest
 
 from ragline.retrieval.collection import Collection
 from ragline.retrieval.filters import parse_filters
-from ragline.retrieval.retrievers import assess, search
+from ragline.retrieval.retrievers import assess, document_weights, search
 from ragline.retrieval.settings import RetrievalSettings
 from ragline.retrieval.types import Filter, Hit
 from ragline.settings import Settings
@@ -144,3 +144,33 @@ def test_reranker_reorders_and_decides_context(coll: Collection) -> None:
     result = search(coll, "Debian", RetrievalSettings(mode="bm25", k=2), reranker=_Reverse())
     assert result.reranked and result.score_name == "rerank"
     assert [h.scores["rerank"] for h in result.hits] == [1.0, 0.0]
+
+
+def test_document_weights_follow_the_embedder_and_the_settings() -> None:
+    defaults = RetrievalSettings()
+    assert document_weights(defaults, "e5-small") == {"document_bm25": 0.75, "opening": 1.5}
+    assert document_weights(defaults, "minilm") == {}  # not measured there: off
+    chosen = RetrievalSettings(document_bm25_weight=0.0, document_opening_weight=2.0)
+    assert document_weights(chosen, "e5-small") == {"opening": 2.0}
+    assert document_weights(chosen, "minilm") == {"opening": 2.0}
+
+
+def test_hybrid_search_adds_document_evidence_when_weighted(settings: Settings) -> None:
+    c = make_collection(settings)
+    guide = [
+        chunk("guide", "Install the package with apt", 0),
+        chunk("guide", "Then enable the service with systemctl", 1),
+    ]
+    notes = chunk("notes", "A note on the apt package cache", 0)
+    add(c, [*guide, notes])
+    query = "apt package service systemctl"
+    off = search(c, query, RetrievalSettings(k=3))
+    assert all("document" not in h.scores for h in off.hits)
+    on = search(
+        c, query, RetrievalSettings(k=3, document_bm25_weight=1.0, document_opening_weight=1.0)
+    )
+    # The guide holds every query word (no single chunk does): both of its chunks gain the
+    # same, more than the notes.
+    gains = {h.chunk_id: h.scores["document"] for h in on.hits}
+    assert gains[guide[0].id] == gains[guide[1].id] > gains[notes.id] > 0
+    assert all(0.0 <= h.score <= 1.0 for h in on.hits)
