@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ragline.answer.settings import AnswerSettings
 from ragline.retrieval.embedders.offline import force_offline
 from ragline.settings import Settings
 
@@ -24,11 +25,18 @@ def memory_store_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     register_memory_store(monkeypatch)
 
 
+NO_EXPANSION = AnswerSettings(hypothetical_languages=[])
+"""The answer settings of tests that script a fake LLM's replies: those replies are the
+answers, so the model's own one-sentence answer before retrieval (query expansion, on for
+English by default) is off; tests/answer/test_pipeline.py tests the expansion itself."""
+
+
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """Settings isolated from the user's environment, data under tmp_path."""
+    """Settings isolated from the user's environment, data under tmp_path (query expansion
+    off: see ``NO_EXPANSION``)."""
     for key in list(os.environ):
         if key.startswith("RAGLINE_"):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
-    yield Settings(data_dir=tmp_path / "data")
+    yield Settings(data_dir=tmp_path / "data", answer=NO_EXPANSION)

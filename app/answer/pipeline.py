@@ -29,6 +29,7 @@ from ragline.answer.streaming import ThreadedStream
 from ragline.answer.turn import Observe, Turn, timer
 from ragline.answer.types import Answer, AskRequest, Delta, Event
 from ragline.cache import AnswerCache, CacheableAnswer
+from ragline.ingest.language import detect_language
 from ragline.llm import LLM, CancelToken, GenerationParams
 from ragline.llm.models import quoted_languages
 from ragline.retrieval.collection import Collection
@@ -180,10 +181,15 @@ class Answerer:
     def _retrieve(self, turn: Turn) -> None:
         with timer(turn, "condense", self.observe):
             turn.standalone = self._condense(turn)
+        with timer(turn, "expand", self.observe):
+            turn.hypothetical = self._hypothetical(turn)
+        searched = turn.standalone
+        if turn.hypothetical:
+            searched = f"{searched}\n{turn.hypothetical}"
         with timer(turn, "retrieval", self.observe):
             turn.result = search(
                 turn.collection,
-                turn.standalone,
+                searched,
                 search_options(self.settings, turn.request),
                 search_filter(turn.request),
             )
@@ -209,6 +215,7 @@ class Answerer:
         base = Answer(
             question=request.question,
             standalone_question=turn.standalone,
+            hypothetical=turn.hypothetical,
             text="",
             context_found=turn.hits.context_found,
             mode=request.mode,
@@ -376,6 +383,21 @@ class Answerer:
         text = completion.text.strip()
         condensed = text.splitlines()[0].strip() if text else ""
         return condensed or request.question
+
+    def _hypothetical(self, turn: Turn) -> str | None:
+        """The model's own one-sentence answer to the question, asked without sources, for
+        a question the model will answer in a language of ``answer.hypothetical_languages``
+        (None otherwise, or when the model writes nothing)."""
+        if turn.request.mode == "extractive":
+            return None
+        asked = detect_language(turn.standalone)
+        if asked not in self.settings.answer.hypothetical_languages:
+            return None
+        prompt = self._builder(None).hypothetical(turn.standalone, language=asked)
+        limits = {"max_new_tokens": self.settings.answer.hypothetical_tokens, "temperature": 0.0}
+        completion = self.llm.generate(list(prompt.messages), turn.params.merged(limits))
+        lines = (line.strip() for line in completion.text.splitlines())
+        return next((line for line in lines if line and not line.startswith("```")), None)
 
     def _builder(self, collection: Collection | None) -> PromptBuilder:
         key = collection.info.model_id if collection else ""

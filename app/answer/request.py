@@ -73,6 +73,10 @@ def cache_namespace(
             "where": where.to_dict() if where else [],
             "mode_answer": request.mode,
             "samples": request.samples,
+            "hypothetical": [
+                *settings.answer.hypothetical_languages,
+                settings.answer.hypothetical_tokens,
+            ],
         },
         prompt_version=f"{template_for(settings, request.mode)}:{prompts_digest}",
         examples_version=f"{prompts.examples}:{prompts.examples_k}:{prompts.example_selection}",

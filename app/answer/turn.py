@@ -29,6 +29,8 @@ class Turn:
     started: float = field(default_factory=time.perf_counter)
     timings: dict[str, float] = field(default_factory=dict)
     standalone: str = ""
+    hypothetical: str | None = None
+    """The model's own one-sentence answer, searched with the question (or None)."""
     result: SearchResult | None = None
     vector: Any = None
 

@@ -60,6 +60,9 @@ class Answer:
     question: str
     standalone_question: str
     text: str
+    hypothetical: str | None = None
+    """The model's own one-sentence answer that was searched together with the question
+    (``answer.hypothetical_languages``); never part of the answer."""
     citations: list[Citation] = field(default_factory=list)
     removed_citations: list[int] = field(default_factory=list)
     """Citation numbers the model wrote that point at no packed source (removed from text)."""

@@ -35,6 +35,7 @@ from ragline.retrieval.types import Hit, Message
 
 NO_CONTEXT = "no_context"
 CONDENSE = "condense_question"
+HYPOTHETICAL = "hypothetical_answer"
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,11 @@ class PromptBuilder:
                 if not turns:
                     raise
                 turns = turns[1:]
+
+    def hypothetical(self, question: str, language: str = "en") -> Prompt:
+        """A prompt that asks the model for its own one-sentence answer to ``question``, to
+        be searched together with it (query expansion; never shown or cited)."""
+        return self._plain(HYPOTHETICAL, language, {"question": question})
 
     # -- internals ------------------------------------------------------------------------
     def _pack(self, hits: Sequence[Hit], budget: int, render: Render, question: str) -> Packed:

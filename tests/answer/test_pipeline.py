@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,7 @@ from ragline.ingest.pipeline import Ingestor
 from ragline.llm.fake import FakeLLM
 from ragline.llm.settings import LLMSettings
 from ragline.retrieval.prompting.templates import TemplateLibrary
+from ragline.retrieval.retrievers import search
 from ragline.retrieval.types import Message
 from ragline.settings import Settings
 from tests.ingest.corpus import write_corpus
@@ -292,3 +294,59 @@ def test_sources_sharing_too_few_words_with_the_question_answer_not_found(env: S
         AskRequest(question, "docs")
     )
     assert not answered.not_found and len(llm.calls) == 1
+
+
+def expanding(env: Settings, languages: list[QuotedLanguage]) -> Settings:
+    answer = env.answer.model_copy(update={"hypothetical_languages": languages})
+    return env.model_copy(update={"answer": answer})
+
+
+def test_the_models_own_answer_is_searched_with_the_question(
+    env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    searched: list[str] = []
+
+    def recording(collection: Any, query: str, *args: Any) -> Any:
+        searched.append(query)
+        return search(collection, query, *args)
+
+    monkeypatch.setattr("ragline.answer.pipeline.search", recording)
+    hypothesis = "Run systemctl enable NAME so that systemd starts the service at boot."
+    llm = FakeLLM([f"{hypothesis}\nA second line is dropped.", "Use systemctl enable NAME [1]."])
+    answer = answerer(expanding(env, ["en"]), llm, cache=False).ask(AskRequest(QUESTION, "docs"))
+    first = llm.calls[0]
+    assert [m.content.strip() for m in first.messages] == [
+        "Answer in one short sentence.",
+        QUESTION,
+    ]
+    assert first.params.max_new_tokens == 40 and first.params.temperature == 0.0
+    assert searched == [f"{QUESTION}\n{hypothesis}"]
+    assert answer.hypothetical == hypothesis and len(llm.calls) == 2
+    assert answer.standalone_question == QUESTION and hypothesis not in answer.text
+    assert answer.text == "Use systemctl enable NAME [1]." and "expand" in answer.timings_ms
+    plain = FakeLLM(default="Use systemctl enable NAME [1].")
+    without = answerer(expanding(env, []), plain, cache=False).ask(AskRequest(QUESTION, "docs"))
+    assert without.hypothetical is None and len(plain.calls) == 1
+    assert searched[-1] == QUESTION
+
+
+def test_no_expansion_for_other_languages_or_quoted_answers(env: Settings) -> None:
+    llm = FakeLLM(default="用 apt install 安装 [1]。")
+    on = answerer(expanding(env, ["en"]), llm, cache=False)
+    chinese = on.ask(AskRequest("如何安装软件包？", "docs"))
+    assert chinese.hypothetical is None and len(llm.calls) == 1
+    quoted = on.ask(AskRequest(QUESTION, "docs", mode="extractive"))
+    assert quoted.hypothetical is None and len(llm.calls) == 1
+
+
+def test_prompt_show_runs_the_same_expansion_as_ask(env: Settings) -> None:
+    hypothesis = "Run systemctl enable NAME to start it at boot."
+    llm = FakeLLM([hypothesis, "Use systemctl enable NAME [1].", hypothesis])
+    stack = build_answerer(expanding(env, ["en"]), llm=llm, cache=False)
+    request = AskRequest(QUESTION, "docs", k=3)
+    stack.answerer.ask(request)
+    sent = llm.calls[1].messages
+    preview = stack.answerer.prompt_for(request)
+    assert preview is not None and tuple(sent) == preview.messages
+    assert len(llm.calls) == 3  # the preview asked for the hypothetical answer again
+    stack.close()

@@ -99,6 +99,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
         mp.setenv("RAGLINE_DATA_DIR", str(root / "data"))
         mp.setenv("RAGLINE_INGEST__WORKERS", "1")
         mp.setenv("RAGLINE_CACHE__REDIS_URL", "")  # in-process cache unless a test sets Redis
+        mp.setenv("RAGLINE_ANSWER__HYPOTHETICAL_LANGUAGES", "[]")  # tests.conftest.NO_EXPANSION
         # "No good context" judged on the BM25 score: the unanswerable question shares no
         # word with the corpus, while hashed bag-of-words vectors collide by chance.
         mp.setenv("RAGLINE_RETRIEVAL__NO_CONTEXT_SCORE", "bm25")

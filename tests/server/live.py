@@ -23,6 +23,7 @@ from ragline.server import create_app
 from ragline.server.settings import ServerSettings
 from ragline.server.state import AppState
 from ragline.settings import Settings
+from tests.conftest import NO_EXPANSION
 
 API_KEY = "live-operator-key-123456"
 
@@ -81,8 +82,9 @@ def live_server(settings: Settings, start_timeout: float = 120.0) -> Iterator[Li
 
 
 def live_settings(data_dir: Path, **updates: object) -> Settings:
-    """Settings for a live test server: fake LLM, in-process cache, an API key, no rate limit."""
-    base = Settings(data_dir=data_dir)
+    """Settings for a live test server: fake LLM (no query expansion: see
+    ``tests.conftest.NO_EXPANSION``), in-process cache, an API key, no rate limit."""
+    base = Settings(data_dir=data_dir, answer=NO_EXPANSION)
     server = ServerSettings(api_keys=[SecretStr(API_KEY)], rate_limit_per_minute=0)
     llm = base.llm.model_copy(update={"backend": "fake"})
     return base.model_copy(update={"server": server, "llm": llm, **updates})
