@@ -276,9 +276,11 @@ def bench_set(
     rows[0] |= {"chunks": len(doc_of), "query p50 ms": runs["query_p50_ms"], **info}
     grid = []
     if args.grid:
-        from ragline.retrieval.retrievers import DOCUMENT_WEIGHTS_BY_EMBEDDER
+        from ragline.retrieval.retrievers import document_weights
+        from ragline.retrieval.settings import RetrievalSettings
 
-        doc_default = DOCUMENT_WEIGHTS_BY_EMBEDDER.get(embedder, (0.0, 0.0))
+        chosen = document_weights(RetrievalSettings(), embedder, language)
+        doc_default = (chosen.get("document_bm25", 0.0), chosen.get("opening", 0.0))
         points = [
             (rrf_k, weight, boost, *doc_default)
             for rrf_k in (5, 10, 20, 60)

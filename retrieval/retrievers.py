@@ -37,6 +37,11 @@ DOCUMENT_WEIGHTS_BY_EMBEDDER = {"e5-small": (0.75, 1.5)}
 """Default (document BM25, document opening) weights per dense embedder, tuned on the tune
 half of the five eval sets (bench/retrieval_quality.py --grid); not measured for the other
 embedders, which keep document-level evidence off."""
+NO_DOCUMENT_EVIDENCE_LANGUAGES = ("zh",)
+"""Collection languages where document-level evidence is off by default: on Chinese
+collections it raised nDCG@10 but brought the gold answer into the prompt's sources less
+often (tune half 33 → 31 of 39), and the 1.5B model answered 5 fewer of 32 report questions
+right (docs/benchmarks.md, "Answer quality")."""
 
 NO_CONTEXT_BY_EMBEDDER = {"minilm": 0.3, "use-m3": 0.25, "e5-small": 0.83}
 """Default threshold on the best dense cosine per embedder, measured (docs/retrieval-quality.md,
@@ -180,7 +185,7 @@ def _rank(
     bm25_weight = opts.bm25_weight
     if bm25_weight is None:
         bm25_weight = BM25_WEIGHT_BY_EMBEDDER.get(collection.info.embedder, 1.0)
-    documents = document_weights(opts, collection.info.embedder)
+    documents = document_weights(opts, collection.info.embedder, collection.info.language)
     ranked = []
     for q, d, b in zip(queries, dense, keyword, strict=True):
         weights = query_weights(q, opts.dense_weight, bm25_weight, opts.bm25_cue_boost)
@@ -191,9 +196,14 @@ def _rank(
     return ranked
 
 
-def document_weights(opts: RetrievalSettings, embedder: str) -> dict[str, float]:
-    """The document-level rankings hybrid search adds, by weight (none when both are 0)."""
+def document_weights(
+    opts: RetrievalSettings, embedder: str, language: str = "en"
+) -> dict[str, float]:
+    """The document-level rankings hybrid search adds to a collection of ``embedder`` in
+    ``language``, by weight (none when both are 0); the settings override the defaults."""
     bm25, opening = DOCUMENT_WEIGHTS_BY_EMBEDDER.get(embedder, (0.0, 0.0))
+    if language in NO_DOCUMENT_EVIDENCE_LANGUAGES:
+        bm25, opening = 0.0, 0.0
     if opts.document_bm25_weight is not None:
         bm25 = opts.document_bm25_weight
     if opts.document_opening_weight is not None:

@@ -132,15 +132,15 @@ class RetrievalSettings(BaseModel):
         ge=0.0,
         description="Hybrid: RRF weight of BM25 over whole documents (document-level "
         "evidence: every fused chunk gains weight / (rrf_k + its document's rank)); unset = "
-        "by the collection's embedder (0.75 with e5-small, 0 = off otherwise; see "
-        "docs/retrieval-quality.md).",
+        "by the collection's embedder and language (0.75 with e5-small, 0 = off for other "
+        "embedders and for Chinese collections; see docs/retrieval-quality.md).",
     )
     document_opening_weight: float | None = Field(
         None,
         ge=0.0,
         description="Hybrid: RRF weight of the documents' openings (their first chunks in "
         "the dense ranking), added like document_bm25_weight; unset = by the collection's "
-        "embedder (1.5 with e5-small, 0 = off otherwise).",
+        "embedder and language (1.5 with e5-small, 0 = off otherwise, as above).",
     )
     bm25_cue_boost: float = Field(
         0.0,

@@ -150,9 +150,11 @@ def test_document_weights_follow_the_embedder_and_the_settings() -> None:
     defaults = RetrievalSettings()
     assert document_weights(defaults, "e5-small") == {"document_bm25": 0.75, "opening": 1.5}
     assert document_weights(defaults, "minilm") == {}  # not measured there: off
+    assert document_weights(defaults, "e5-small", "zh") == {}  # fewer right answers: off
     chosen = RetrievalSettings(document_bm25_weight=0.0, document_opening_weight=2.0)
     assert document_weights(chosen, "e5-small") == {"opening": 2.0}
     assert document_weights(chosen, "minilm") == {"opening": 2.0}
+    assert document_weights(chosen, "e5-small", "zh") == {"opening": 2.0}
 
 
 def test_hybrid_search_adds_document_evidence_when_weighted(settings: Settings) -> None:
