@@ -253,7 +253,10 @@ class KeywordIndex:
                 generation, model, rows["chunk_ids"], rows["metadata"], documents, rows["doc_ids"]
             )
         except (OSError, ValueError, KeyError) as exc:
+            # e.g. saved by an older ragline without the document matrix: rebuilt, and saved
+            # in its place (a folder that is there is never overwritten)
             log.warning("keyword matrix %s unreadable (%s); rebuilding", folder, exc)
+            shutil.rmtree(folder, ignore_errors=True)
             return None
 
     def _build(self, generation: int) -> _Matrix:

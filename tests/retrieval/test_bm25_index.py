@@ -206,3 +206,5 @@ def test_a_saved_matrix_without_the_document_matrix_is_rebuilt(tmp_path: Path) -
         shutil.rmtree(folder / "documents")
     reopened = KeywordIndex(tmp_path / "kw")
     assert [d for d, _ in reopened.search_documents("debian packages", 5)] == ["b", "c"]
+    saved = list((tmp_path / "kw").glob("matrix-*/documents"))
+    assert len(saved) == 1, "the rebuilt matrix replaces the old one on disk"
