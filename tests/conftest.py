@@ -27,8 +27,9 @@ def memory_store_backend(monkeypatch: pytest.MonkeyPatch) -> None:
 
 NO_EXPANSION = AnswerSettings(hypothetical_languages=[])
 """The answer settings of tests that script a fake LLM's replies: those replies are the
-answers, so the model's own one-sentence answer before retrieval (query expansion, on for
-English by default) is off; tests/answer/test_pipeline.py tests the expansion itself."""
+answers, so the model's own one-sentence answer before retrieval (query expansion, off by
+default, on where a user sets it) stays off even if the default changes;
+tests/answer/test_pipeline.py tests the expansion itself."""
 
 
 @pytest.fixture

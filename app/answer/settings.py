@@ -18,10 +18,6 @@ def _support_by_default() -> dict[QuotedLanguage, int]:
     return {"en": 2, "zh": 3}
 
 
-def _hypothetical_by_default() -> list[QuotedLanguage]:
-    return ["en"]
-
-
 class AnswerSettings(BaseModel):
     extractive_languages: list[QuotedLanguage] | None = Field(
         None,
@@ -42,14 +38,15 @@ class AnswerSettings(BaseModel):
     )
 
     hypothetical_languages: list[QuotedLanguage] = Field(
-        default_factory=_hypothetical_by_default,
+        default_factory=list,
         description="A question in one of these languages that the model answers (not a "
         "quoted one) is searched together with the model's own one-sentence answer to it, "
         "written before retrieval without sources (query expansion, as in HyDE; the sentence "
         "is never shown or cited). One more short LLM call per question: on the tune half of "
         'the gold sets (docs/benchmarks.md, "Answer quality") +3 of 70 English questions '
-        "answered right for +3.2 s to the first token on 2 cores; no gain in Chinese, where "
-        "it is off. [] = off.",
+        "answered right for +3.2 s to the first token on 2 cores, but a short question about "
+        "a project's own terms can be led astray by the model's guess, so it is off by "
+        'default ([]); ["en"] turns it on for English (no gain measured in Chinese).',
     )
     hypothetical_tokens: int = Field(
         40, ge=1, le=256, description="The most tokens of that one-sentence answer."
