@@ -16,7 +16,7 @@ count (any non-200 answer or transport error) per scenario.
     .venv/bin/python bench/load.py [--duration 60] [--concurrency 16] [--chunks 10000]
         [--store chroma|faiss] [--scenarios search,ask-cached,ask-uncached]
         [--llm fake|llama-cpp] [--data-dir artifacts/bench-load] [--json OUT] [--smoke]
-        [--embedder use-m3|minilm] [--workers N] [--search-threads N]
+        [--embedder use-m3|minilm|e5-small] [--workers N] [--search-threads N]
 
 The server gets no RAGLINE_* variables from the calling shell (only those set here), so
 server settings are varied through these options.
@@ -327,7 +327,7 @@ def main() -> None:
     parser.add_argument("--uncached-concurrency", type=int, default=0, help="0 = --concurrency")
     parser.add_argument("--max-requests", type=int, default=1_000_000, help="per scenario")
     parser.add_argument("--chunks", type=int, default=10_000, help="collection size")
-    parser.add_argument("--embedder", default="use-m3", choices=["use-m3", "minilm"])
+    parser.add_argument("--embedder", default="use-m3", choices=["use-m3", "minilm", "e5-small"])
     parser.add_argument("--store", default="chroma", choices=["chroma", "faiss"])
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--llm", default="fake", choices=["fake", "llama-cpp"])
