@@ -159,29 +159,20 @@ def fused(
 ) -> dict[str, Ranked]:
     """Fusion recomputed from the per-retriever rankings, as ``retrievers._rank`` does it
     (document-level evidence included)."""
-    from ragline.retrieval.fusion import fuse_ids, query_weights, rrf_max, with_documents
+    from ragline.retrieval.fusion import fuse_ids, query_weights
+    from ragline.retrieval.retrievers import add_document_evidence
 
-    places = runs["places"]
-    document_of = {i: doc for i, (doc, _) in places.items()}
     k = int(opts["rrf_k"])
     doc_weights = {"document_bm25": opts["document_bm25"], "opening": opts["opening"]}
+    used = {name: w for name, w in doc_weights.items() if w > 0}
     out = {}
     for q, text in queries.items():
         weights = query_weights(text, 1.0, opts["bm25_weight"], opts["boost"])
-        ranked = fuse_ids({"dense": runs["dense"][q], "bm25": runs["bm25"][q]}, weights, k)
-        rankings = {
-            "document_bm25": [d for d, _ in runs["documents"][q]],
-            "opening": [places[i][0] for i, _ in runs["dense"][q] if places[i][1] == 0],
-        }
-        used = {name: w for name, w in doc_weights.items() if w > 0}
+        dense = runs["dense"][q]
+        ranked = fuse_ids({"dense": dense, "bm25": runs["bm25"][q]}, weights, k)
         if used:
-            ranked = with_documents(
-                ranked,
-                document_of,
-                {name: rankings[name] for name in used},
-                used,
-                k,
-                rrf_max(["dense", "bm25"], weights, k),
+            ranked = add_document_evidence(
+                ranked, dense, runs["documents"][q], runs["places"], used, k, weights
             )
         out[q] = doc_order([i for i, _, _ in ranked], doc_of)
     return out

@@ -12,7 +12,7 @@ score only says how much the retrievers agree, not how relevant a chunk is, so b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -191,7 +191,10 @@ def _rank(
         weights = query_weights(q, opts.dense_weight, bm25_weight, opts.bm25_cue_boost)
         fused = fuse_ids({"dense": d, "bm25": b}, weights, opts.rrf_k)
         if documents:
-            fused = _with_documents(collection, q, d, fused, documents, pool, opts.rrf_k, weights)
+            index = collection.keyword
+            places = index.places([i for i, _, _ in fused])
+            whole = index.search_documents(q, pool) if "document_bm25" in documents else []
+            fused = add_document_evidence(fused, d, whole, places, documents, opts.rrf_k, weights)
         ranked.append(fused)
     return ranked
 
@@ -211,24 +214,22 @@ def document_weights(
     return {name: w for name, w in (("document_bm25", bm25), ("opening", opening)) if w > 0}
 
 
-def _with_documents(
-    collection: Collection,
-    query: str,
-    dense: Sequence[tuple[str, float]],
+def add_document_evidence(
     fused: Ranking,
-    weights: dict[str, float],
-    pool: int,
+    dense: Sequence[tuple[str, float]],
+    documents: Sequence[tuple[str, float]],
+    places: Mapping[str, tuple[str, int]],
+    weights: Mapping[str, float],
     rrf_k: int,
-    chunk_weights: dict[str, float],
+    chunk_weights: Mapping[str, float],
 ) -> Ranking:
-    """Document-level evidence (:func:`ragline.retrieval.fusion.with_documents`): BM25 over
-    whole documents, and the documents whose opening (first chunk) the dense search found,
-    in its order."""
-    keyword = collection.keyword
-    places = keyword.places([i for i, _, _ in fused])
+    """Document-level evidence (:func:`ragline.retrieval.fusion.with_documents`) for one
+    query's fused chunk ranking: ``documents``, BM25 over whole documents, and the documents
+    whose opening (first chunk) the ``dense`` search found, in its order; ``places`` maps
+    chunk ids to (document id, position), ``weights`` come from :func:`document_weights`."""
     rankings: dict[str, list[str]] = {}
     if "document_bm25" in weights:
-        rankings["document_bm25"] = [d for d, _ in keyword.search_documents(query, pool)]
+        rankings["document_bm25"] = [d for d, _ in documents]
     if "opening" in weights:
         rankings["opening"] = [places[i][0] for i, _ in dense if places.get(i, ("", 1))[1] == 0]
     return with_documents(

@@ -201,12 +201,8 @@ class KeywordIndex:
     ) -> list[tuple[str, float]]:
         """:meth:`search` as (chunk id, score) pairs, without reading the chunks."""
         matrix = self._current()
-        mask = None
-        if where:
-            mask = np.fromiter(
-                (where.matches(m) for m in matrix.metadata), dtype=bool, count=len(matrix.metadata)
-            )
-        return _top(matrix.model, matrix.chunk_ids, self.tokenizer.tokenize_query(query), k, mask)
+        tokens = self.tokenizer.tokenize_query(query)
+        return _top(matrix.model, matrix.chunk_ids, tokens, k, where, matrix.metadata)
 
     def search_documents(self, query: str, k: int) -> list[tuple[str, float]]:
         """Up to ``k`` (document id, score) pairs, best first: BM25 over whole documents
@@ -319,17 +315,24 @@ class KeywordIndex:
 
 
 def _top(
-    model: Any, ids: Sequence[str], tokens: Sequence[str], k: int, mask: Any = None
+    model: Any,
+    ids: Sequence[str],
+    tokens: Sequence[str],
+    k: int,
+    where: Filter | None = None,
+    metadata: Sequence[dict[str, Any]] = (),
 ) -> list[tuple[str, float]]:
-    """The ``k`` best-scoring rows of ``model`` for ``tokens`` (rows outside ``mask`` left
-    out), as (id, score), best first; ties by id so the order is deterministic."""
+    """The ``k`` best-scoring rows of ``model`` for ``tokens`` (rows whose ``metadata`` does
+    not match ``where`` left out), as (id, score), best first; ties by id so the order is
+    deterministic."""
     if k <= 0 or not tokens or model is None:
         return []
     token_ids = model.get_tokens_ids(list(tokens))
     if not token_ids:
         return []
     scores = np.asarray(model.get_scores_from_ids(token_ids), dtype=np.float64)
-    if mask is not None:
+    if where:
+        mask = np.fromiter((where.matches(m) for m in metadata), dtype=bool, count=len(scores))
         scores = np.where(mask, scores, 0.0)
     positive = np.flatnonzero(scores > 0)
     if positive.size == 0:
