@@ -23,13 +23,13 @@ from ragline.answer.request import (
     template_for,
     validate,
 )
+from ragline.answer.rewrite import condense, hypothetical
 from ragline.answer.routing import answer_language, resolve_mode, supported
 from ragline.answer.settings import AnswerConfig
 from ragline.answer.streaming import ThreadedStream
 from ragline.answer.turn import Observe, Turn, timer
 from ragline.answer.types import Answer, AskRequest, Delta, Event
 from ragline.cache import AnswerCache, CacheableAnswer
-from ragline.ingest.language import detect_language
 from ragline.llm import LLM, CancelToken, GenerationParams
 from ragline.llm.models import quoted_languages
 from ragline.retrieval.collection import Collection
@@ -179,10 +179,11 @@ class Answerer:
         return None
 
     def _retrieve(self, turn: Turn) -> None:
+        builder = self._builder(None)
         with timer(turn, "condense", self.observe):
-            turn.standalone = self._condense(turn)
+            turn.standalone = condense(self.llm, builder, turn, self.settings.prompts.language)
         with timer(turn, "expand", self.observe):
-            turn.hypothetical = self._hypothetical(turn)
+            turn.hypothetical = hypothetical(self.llm, builder, turn, self.settings.answer)
         searched = turn.standalone
         if turn.hypothetical:
             searched = f"{searched}\n{turn.hypothetical}"
@@ -369,35 +370,6 @@ class Answerer:
         answer.cached, answer.cache_kind = True, kind
         answer.timings_ms = turn.finish()
         return answer
-
-    def _condense(self, turn: Turn) -> str:
-        request = turn.request
-        if not request.history:
-            return request.question
-        prompt = self._builder(None).condense(
-            request.question, list(request.history), language=self._language(turn)
-        )
-        completion = self.llm.generate(
-            list(prompt.messages), turn.params.merged({"max_new_tokens": 96, "temperature": 0.0})
-        )
-        text = completion.text.strip()
-        condensed = text.splitlines()[0].strip() if text else ""
-        return condensed or request.question
-
-    def _hypothetical(self, turn: Turn) -> str | None:
-        """The model's own one-sentence answer to the question, asked without sources, for
-        a question the model will answer in a language of ``answer.hypothetical_languages``
-        (None otherwise, or when the model writes nothing)."""
-        if turn.request.mode == "extractive":
-            return None
-        asked = detect_language(turn.standalone)
-        if asked not in self.settings.answer.hypothetical_languages:
-            return None
-        prompt = self._builder(None).hypothetical(turn.standalone, language=asked)
-        limits = {"max_new_tokens": self.settings.answer.hypothetical_tokens, "temperature": 0.0}
-        completion = self.llm.generate(list(prompt.messages), turn.params.merged(limits))
-        lines = (line.strip() for line in completion.text.splitlines())
-        return next((line for line in lines if line and not line.startswith("```")), None)
 
     def _builder(self, collection: Collection | None) -> PromptBuilder:
         key = collection.info.model_id if collection else ""
