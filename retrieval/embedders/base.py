@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from ragline.retrieval.errors import RaglineError
+
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -40,6 +45,28 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return np.ascontiguousarray(vectors / norms, dtype=np.float32)
+
+
+def recompute_non_finite(
+    vectors: np.ndarray, texts: Sequence[str], again: Callable[[list[str]], np.ndarray]
+) -> np.ndarray:
+    """``vectors`` with every row that holds NaN or infinity computed again by ``again``.
+
+    Reduced-precision (bf16) CPU kernels have given NaN rows on some CPUs (Intel AMX in CI,
+    never on AVX512-BF16 here) for texts that embed fine in fp32; ``again`` is the same model
+    in fp32. A row still not finite then is an error: a store refuses such vectors anyway."""
+    bad: list[int] = np.flatnonzero(~np.isfinite(vectors).all(axis=1)).tolist()
+    if not bad:
+        return vectors
+    log.warning(
+        "%d of %d embeddings were not finite; computing them again in fp32", len(bad), len(texts)
+    )
+    fixed = np.asarray(again([texts[i] for i in bad]), dtype=np.float32)
+    if not np.isfinite(fixed).all():
+        raise RaglineError(f"the embedding model gave NaN for {texts[bad[0]][:80]!r} in fp32 too")
+    out = np.array(vectors, dtype=np.float32)
+    out[bad] = fixed
+    return out
 
 
 def embed_queries(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from ragline.retrieval.embedders.base import recompute_non_finite
+
 QK = 32  # weights per Q4_0 block: an fp16 scale and 16 bytes of nibbles
 _BLOCK_BYTES = 2 + QK // 2
 _SPACES = re.compile(" {2,}")
@@ -146,10 +148,23 @@ class TorchE5:
 
     @cached_property
     def model(self) -> Any:
+        from ragline.retrieval.embedders.sentence import auto_precision
+
+        precision = auto_precision("cpu") if self.precision == "auto" else self.precision
+        return self._build(precision)
+
+    @cached_property
+    def fp32_model(self) -> Any:
+        """The model in fp32: recomputes rows the bf16 one left non-finite."""
+        import torch
+
+        if next(self.model.parameters()).dtype == torch.float32:
+            return self.model
+        return self._build("fp32")
+
+    def _build(self, precision: str) -> Any:
         import torch
         from transformers import BertConfig, BertModel
-
-        from ragline.retrieval.embedders.sentence import auto_precision
 
         w = self.weights
         config = BertConfig(
@@ -182,7 +197,6 @@ class TorchE5:
                 state[f"{prefix}{long}.bias"] = w.floats(f"l{n}.{short}.b")
         tensors = {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in state.items()}
         model.load_state_dict(tensors, strict=False)  # only the unused word table is left
-        precision = auto_precision("cpu") if self.precision == "auto" else self.precision
         if precision == "bf16":
             torch.nn.Module.to(model, torch.bfloat16)
         return model
@@ -194,6 +208,12 @@ class TorchE5:
         return [w.bos, *ids[: w.max_positions - 2], w.eos]
 
     def encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
+        vectors = self._run(self.model, texts, prefix)
+        return recompute_non_finite(
+            vectors, texts, lambda bad: self._run(self.fp32_model, bad, prefix)
+        )
+
+    def _run(self, model: Any, texts: Sequence[str], prefix: str) -> np.ndarray:
         import torch
 
         w = self.weights
@@ -205,7 +225,6 @@ class TorchE5:
             ids[i, : len(seq)] = seq
             mask[i, : len(seq)] = 1
         words = dequantise(w.blocks("emb.word").reshape(w.vocab, -1, _BLOCK_BYTES)[ids])
-        model = self.model
         dtype = next(model.parameters()).dtype
         inputs = torch.from_numpy(words.reshape(len(seqs), length, w.hidden)).to(dtype)
         attention = torch.from_numpy(mask)

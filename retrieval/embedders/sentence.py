@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ragline.retrieval.embedders.base import l2_normalise
+from ragline.retrieval.embedders.base import l2_normalise, recompute_non_finite
 from ragline.retrieval.embedders.offline import force_offline
 from ragline.retrieval.errors import BackendUnavailable
 
@@ -104,6 +104,29 @@ class SentenceTransformerEmbedder:
 
     @cached_property
     def model(self) -> Any:
+        return self._load(self.precision)
+
+    @cached_property
+    def fp32_model(self) -> Any:
+        """The model in fp32: recomputes rows the reduced-precision one left non-finite."""
+        return self.model if self.precision == "fp32" else self._load("fp32")
+
+    @cached_property
+    def _device_name(self) -> str:
+        if self._device != "auto":
+            return self._device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    @cached_property
+    def precision(self) -> str:
+        """fp32, fp16 or bf16: ``auto`` resolved for the device."""
+        if self._precision == "auto":
+            return auto_precision(self._device_name)
+        return self._precision
+
+    def _load(self, precision: str) -> Any:
         force_offline()
         import torch
         import transformers
@@ -111,16 +134,11 @@ class SentenceTransformerEmbedder:
 
         transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
-        device = self._device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = self._device_name
         kwargs: dict[str, Any] = {"device": device, "local_files_only": True}
         if self._backend != "torch":
             kwargs["backend"] = self._backend
         model = SentenceTransformer(str(self.model_dir), **kwargs)
-        precision = self._precision
-        if precision == "auto":
-            precision = auto_precision(device)
         if precision == "fp16":
             model.half()
         elif precision == "bf16":
@@ -156,14 +174,21 @@ class SentenceTransformerEmbedder:
         return out
 
     def _encode(self, texts: list[str], batch: int) -> np.ndarray:
-        vecs = self.model.encode(
+        vecs = self._run(self.model, texts, batch)
+        return l2_normalise(
+            recompute_non_finite(vecs, texts, lambda bad: self._run(self.fp32_model, bad, batch))
+        )
+
+    @staticmethod
+    def _run(model: Any, texts: list[str], batch: int) -> np.ndarray:
+        vecs = model.encode(
             texts,
             batch_size=batch,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        return l2_normalise(np.asarray(vecs, dtype=np.float32))
+        return np.asarray(vecs, dtype=np.float32)
 
     def _empty_cache(self) -> None:
         import torch

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from ragline.retrieval.embedders import sentence
-from ragline.retrieval.embedders.base import embed_queries
+from ragline.retrieval.embedders.base import embed_queries, recompute_non_finite
 from ragline.retrieval.embedders.cache import RecentQueries
 from ragline.retrieval.embedders.sentence import (
     MINILM_ID,
@@ -19,6 +20,7 @@ from ragline.retrieval.embedders.sentence import (
     minilm_path,
 )
 from ragline.retrieval.embedders.use import UseEmbedder
+from ragline.retrieval.errors import RaglineError
 
 FLAGS = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f {extra}\nbogomips\t: 4800\n"
 TEXTS = [
@@ -58,6 +60,49 @@ def test_bf16_vectors_rank_like_fp32() -> None:
     query = "how do I start a service when the machine boots?"
     order = [np.argsort(-(m @ e.embed_query(query))).tolist() for m, e in ((a, fp32), (b, bf16))]
     assert order[0] == order[1] and order[0][0] == 0
+
+
+class NaNForSecondText:
+    """A reduced-precision model that, like bf16 kernels on some CPUs, gives NaN for a row."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def encode(self, texts: list[str], **kwargs: Any) -> np.ndarray:
+        vecs = np.array(self.model.encode(texts, **kwargs), dtype=np.float32)
+        if TEXTS[1] in texts:
+            vecs[texts.index(TEXTS[1]), 3] = np.nan
+        return vecs
+
+
+def test_rows_a_reduced_precision_model_leaves_nan_are_computed_again_in_fp32() -> None:
+    fp32 = SentenceTransformerEmbedder(minilm_path(), MINILM_ID, device="cpu", precision="fp32")
+    flaky = SentenceTransformerEmbedder(minilm_path(), MINILM_ID, device="cpu", precision="bf16")
+    flaky.model = NaNForSecondText(fp32.model)
+    expected = fp32.embed_documents(TEXTS)
+    got = flaky.embed_documents(TEXTS)
+    assert np.isfinite(got).all()
+    assert float((got * expected).sum(axis=1).min()) > 0.9999
+    assert "fp32_model" in vars(flaky), "the fp32 model was loaded to recompute the row"
+
+
+def test_a_row_still_nan_in_fp32_is_an_error_naming_the_text() -> None:
+    vectors = np.ones((3, 2), dtype=np.float32)
+    vectors[1, 0] = np.inf
+    calls: list[list[str]] = []
+
+    def again(texts: list[str]) -> np.ndarray:
+        return np.full((len(texts), 2), np.nan)
+
+    def fp32(texts: list[str]) -> np.ndarray:
+        calls.append(texts)
+        return np.array([[0.0, 1.0]])
+
+    with pytest.raises(RaglineError, match="'b' in fp32 too"):
+        recompute_non_finite(vectors, ["a", "b", "c"], again)
+    fine = recompute_non_finite(vectors, ["a", "b", "c"], fp32)
+    assert calls == [["b"]] and fine[1].tolist() == [0, 1] and np.isinf(vectors[1, 0])
+    assert recompute_non_finite(fine, ["a", "b", "c"], again) is fine
 
 
 @pytest.mark.parametrize("name", ["minilm", "use-m3"])
