@@ -183,9 +183,9 @@ class Encoder:
 
     What ``transformers``' ``BertModel`` computes for this model (absolute positions from 0,
     token type 0, post-layer-norm blocks, exact GELU), with the query, key and value
-    projections fused into one matrix and none of its per-call set-up: a single question
-    runs in about 60% of ``BertModel``'s time on 2 cores, a batch of 16 questions in about
-    80% (the rest is the matrix products)."""
+    projections fused into one matrix and none of its per-call set-up: on 2 cores a single
+    question takes 60-80% of ``BertModel``'s time; batches, bound by the matrix products,
+    take about the same (measured against the ``BertModel`` version this replaced)."""
 
     def __init__(self, w: E5Weights, precision: str) -> None:
         import torch
