@@ -24,9 +24,8 @@ class CollectionPool:
     """``get(name)`` → the open collection.
 
     ``on_chunks_removed`` is handed to every collection (the answer cache's eviction);
-    ``single_thread_embedders`` gives each shared model one BLAS thread (a server embeds
-    many short queries at once: with two threads per call, concurrent calls fight over the
-    cores; measured with use-m3 on 2 cores, 8 concurrent queries: 6/s vs 250/s);
+    ``serving`` loads the shared models for a server, where many short questions arrive at
+    once (``embedders.load_embedder(..., serving=True)``);
     ``warm`` opens the store and keyword index and loads the model when a collection is
     first opened (a server's first requests then race nothing), then calls ``on_open``.
     """
@@ -36,13 +35,13 @@ class CollectionPool:
         settings: KernelConfig,
         *,
         on_chunks_removed: ChunksRemoved | None = None,
-        single_thread_embedders: bool = False,
+        serving: bool = False,
         warm: bool = False,
         on_open: Callable[[Collection], object] | None = None,
     ) -> None:
         self.settings = settings
         self.on_chunks_removed = on_chunks_removed
-        self.single_thread_embedders = single_thread_embedders
+        self.serving = serving
         self.warm = warm
         self.on_open = on_open
         self._open: dict[str, tuple[Collection, int, tuple[int, int]]] = {}
@@ -53,11 +52,9 @@ class CollectionPool:
         """The shared embedder called ``name`` (loaded on first use)."""
         with self._lock:
             if name not in self._embedders:
-                embedder = embedders.load_embedder(name, self.settings.embedding)
-                if self.single_thread_embedders and isinstance(
-                    getattr(embedder, "threads", None), int
-                ):
-                    embedder.threads = 1  # type: ignore[attr-defined]
+                embedder = embedders.load_embedder(
+                    name, self.settings.embedding, serving=self.serving
+                )
                 self._embedders[name] = RecentQueries(embedder)
             return self._embedders[name]
 

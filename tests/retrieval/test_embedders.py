@@ -146,3 +146,11 @@ def test_recent_queries_embed_a_question_once_and_forget_old_ones() -> None:
     first[0] = 5.0  # callers get copies: changing one does not change what is remembered
     assert recent.embed_query("a")[0] == 1.0
     assert recent.embed_documents(["x"]).shape == (1, 3) and recent.model_id == "counting"
+
+
+def test_a_server_gets_use_on_one_thread_per_call() -> None:
+    from ragline.retrieval import embedders
+
+    served = embedders.load_embedder("use-m3", serving=True)
+    assert isinstance(served, UseEmbedder) and served.threads == 1
+    assert isinstance(embedders.load_embedder("use-m3"), UseEmbedder)
