@@ -48,8 +48,8 @@ def runtimes() -> dict[str, Callable[[list[str]], Any]]:
     )
 
     found: dict[str, Embedder] = {
-        "e5-small, torch (default)": E5Embedder(runtime="torch"),
-        "e5-small, C engine": E5Embedder(runtime="engine"),
+        "e5-small, torch (a server)": E5Embedder(query_runtime="torch"),
+        "e5-small, C engine (one-shot commands)": E5Embedder(query_runtime="engine"),
         "minilm": SentenceTransformerEmbedder(minilm_path(), MINILM_ID, device="cpu"),
     }
     return {name: functools.partial(embed_queries, e) for name, e in found.items()}
