@@ -1,17 +1,20 @@
 """Answer cache: lookup latency (exact hit, semantic hit, miss) and semantic accuracy.
 
-One namespace is filled with ``--entries`` answered questions (real MiniLM embeddings of
-templated questions about software set-up, plus the originals of the labelled sets below),
-then ``--lookups`` timed ``AnswerCache.check`` calls of each kind go through the Python API
-against the real Redis (and the in-process LRU for comparison). Question vectors are
-embedded beforehand, so the latency is the cache's own; the MiniLM query embedding time is
-reported beside it (a full lookup costs both). Accuracy: the hit rate on hand-written
-paraphrases, and the false-hit rate on near-miss questions (other versions, negation,
-opposite verbs, another setting) whose retrieval is assumed to find the very same chunks
-(the worst case: only the similarity threshold and the guard tokens stand in the way).
+One namespace is filled with ``--entries`` answered questions (real question embeddings,
+by default of e5-small, the default embedder, of templated questions about software set-up,
+plus the originals of the labelled sets below), then ``--lookups`` timed
+``AnswerCache.check`` calls of each kind go through the Python API against the real Redis
+(and the in-process LRU for comparison), at the threshold the cache uses for that embedder.
+Question vectors are embedded beforehand, so the latency is the cache's own; the query
+embedding time is reported beside it (a full lookup costs both). Accuracy: the hit rate on
+hand-written paraphrases, and false hits on near-miss questions (other versions, negation,
+opposite verbs, another setting) and on every pair of two different questions of the gold
+QA sets (bench/data/qa), whose retrieval is assumed to find the very same chunks (the worst
+case: only the similarity threshold and the guard tokens stand in the way).
 
-    .venv/bin/python bench/answer_cache.py [--redis-url redis://127.0.0.1:6379/15]
-        [--entries 1000] [--lookups 200] [--json OUT] [--smoke]
+    .venv/bin/python bench/answer_cache.py [--embedder e5-small|minilm|use-m3]
+        [--redis-url redis://127.0.0.1:6379/15] [--entries 1000] [--lookups 200]
+        [--json OUT] [--smoke]
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import machine, table
+from bench.common import ROOT, machine, table
 
 PARAPHRASES = [
     ("How do I delete a collection?", "How can I remove a collection?"),
@@ -145,8 +148,22 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def gold_questions() -> list[tuple[str, str]]:
+    """(set, question) of the gold QA sets: any two of one set are different questions."""
+    out = []
+    for path in sorted((ROOT / "bench" / "data" / "qa").glob("*/qa.jsonl")):
+        with path.open(encoding="utf-8") as f:
+            out += [(path.parent.name, json.loads(line)["question"]) for line in f]
+    return out
+
+
 def run(
-    backend: str, url: str, entries: int, lookups: int, vectors: dict[str, Any]
+    backend: str,
+    url: str,
+    entries: int,
+    lookups: int,
+    vectors: dict[str, Any],
+    embedder_id: str,
 ) -> dict[str, Any]:
     from prometheus_client import CollectorRegistry
 
@@ -161,7 +178,7 @@ def run(
     ns = CacheNamespace.build(
         tenant="bench", collection="docs", index_version=1, retrieval={"k": 5},
         prompt_version="p1", examples_version="e1", model_id="m", generation={"temperature": 0},
-        embedder_id="minilm",
+        embedder_id=embedder_id,
     )  # fmt: skip
     originals = list(dict.fromkeys([a for a, _ in PARAPHRASES] + [a for a, _ in NEAR_MISSES]))
     cited = {q: [f"chunk-{i}-a", f"chunk-{i}-b"] for i, q in enumerate(originals)}
@@ -229,8 +246,28 @@ def run(
         cache.close()
 
 
+SWEEP = (0.8, 0.85, 0.9, 0.93, 0.94, 0.95, 0.96)
+
+
+def gold_pairs(vectors: dict[str, Any]) -> list[tuple[str, str, float]]:
+    """Every pair of two different questions of one gold QA set, with its similarity."""
+    import numpy as np
+
+    by_set: dict[str, list[str]] = {}
+    for name, question in gold_questions():
+        by_set.setdefault(name, []).append(question)
+    pairs = []
+    for questions in by_set.values():
+        matrix = np.stack([vectors[q] for q in questions])
+        sims = matrix @ matrix.T
+        for i, j in zip(*np.triu_indices(len(questions), 1), strict=True):
+            pairs.append((questions[i], questions[j], float(sims[i, j])))
+    return pairs
+
+
 def sweep(vectors: dict[str, Any]) -> list[dict[str, Any]]:
-    """Paraphrase hit rate and near-miss false hits by threshold, with and without guards."""
+    """Paraphrase hit rate, near-miss false hits (with and without guard tokens) and false
+    hits among the gold sets' different questions, by threshold."""
     from ragline.cache.keys import compatible, guard_tokens, normalise_question
 
     def sim(a: str, b: str) -> float:
@@ -239,8 +276,9 @@ def sweep(vectors: dict[str, Any]) -> list[dict[str, Any]]:
     def same_guard(a: str, b: str) -> bool:
         return compatible(guard_tokens(normalise_question(a)), guard_tokens(normalise_question(b)))
 
+    gold = gold_pairs(vectors)
     rows = []
-    for threshold in (0.75, 0.80, 0.85, 0.90, 0.95):
+    for threshold in SWEEP:
         row: dict[str, Any] = {"threshold": threshold}
         for label, guarded in (("similarity only", False), ("+ guard tokens", True)):
             hits = sum(
@@ -251,12 +289,15 @@ def sweep(vectors: dict[str, Any]) -> list[dict[str, Any]]:
             )
             row[f"hits ({label})"] = f"{hits}/{len(PARAPHRASES)}"
             row[f"false hits ({label})"] = f"{false}/{len(NEAR_MISSES)}"
+        different = sum(s >= threshold and same_guard(a, b) for a, b, s in gold)
+        row["different gold questions that would hit (+ guard tokens)"] = f"{different}/{len(gold)}"
         rows.append(row)
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--embedder", default="e5-small", help="e5-small (the default), minilm…")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
     parser.add_argument("--entries", type=int, default=1000)
     parser.add_argument("--lookups", type=int, default=200)
@@ -266,19 +307,22 @@ def main() -> None:
     if args.smoke:
         args.entries, args.lookups = 100, 20
 
+    from ragline.cache.semantic import threshold_for
     from ragline.retrieval.embedders import load_embedder
+    from ragline.retrieval.embedders.base import embed_queries
     from ragline.retrieval.embedders.offline import force_offline
 
     force_offline()
-    embedder = load_embedder("minilm")
+    embedder = load_embedder(args.embedder)
     texts = list(dict.fromkeys(
         filler(args.entries) + [q for pair in PARAPHRASES + NEAR_MISSES for q in pair]
     ))  # fmt: skip
     texts += [q.upper() + "  " for q in texts] + [
         f"unrelated question number {i} about gardening" for i in range(args.lookups)
     ]
+    texts = list(dict.fromkeys(texts + [q for _, q in gold_questions()]))
     started = time.perf_counter()
-    matrix = embedder.embed_documents(texts)
+    matrix = embed_queries(embedder, texts)
     vectors = dict(zip(texts, matrix, strict=True))
     timings = []
     for q in [b for _, b in PARAPHRASES][:20]:
@@ -293,7 +337,9 @@ def main() -> None:
     rows = []
     for backend in ("redis", "memory"):
         try:
-            rows.append(run(backend, args.redis_url, args.entries, args.lookups, vectors))
+            rows.append(
+                run(backend, args.redis_url, args.entries, args.lookups, vectors, embedder.model_id)
+            )
         except Exception as exc:  # Redis down: report the in-process numbers anyway
             print(f"{backend}: skipped ({exc})", file=sys.stderr)
     columns = [
@@ -301,9 +347,13 @@ def main() -> None:
         "semantic_p95_ms", "miss_p50_ms", "miss_p95_ms", "paraphrase_hit_rate",
         "near_miss_false_hits", "store_ms_each",
     ]  # fmt: skip
-    print(f"## Answer cache ({machine()}, {args.lookups} lookups of each kind)\n")
+    threshold = threshold_for(embedder.model_id)
+    print(
+        f"## Answer cache ({machine()}, {args.lookups} lookups of each kind, {args.embedder}, "
+        f"threshold {threshold})\n"
+    )
     print(table(rows, columns))
-    print(f"\nMiniLM query embedding (not included above): p50 {embed_p50:.1f} ms.")
+    print(f"\n{args.embedder} query embedding (not included above): p50 {embed_p50:.1f} ms.")
     print("RedisVL SemanticCache publishes 13–97 ms per check (embedding + vector search).")
     for row in rows:
         for original, near in row["false_hit_pairs"]:
@@ -316,6 +366,8 @@ def main() -> None:
             json.dumps(
                 {
                     "machine": machine(),
+                    "embedder": args.embedder,
+                    "threshold": threshold,
                     "rows": rows,
                     "sweep": sweep_rows,
                     "embed_p50_ms": embed_p50,

@@ -25,7 +25,7 @@ from ragline.cache.entries import (
 )
 from ragline.cache.keys import CacheNamespace, exact_key, guard_tokens, normalise_question
 from ragline.cache.metrics import CacheMetrics
-from ragline.cache.semantic import OverlapKind, accept, unit
+from ragline.cache.semantic import OverlapKind, accept, threshold_for, unit
 from ragline.cache.settings import CacheSettings
 from ragline.cache.singleflight import SingleFlight
 from ragline.cache.store import CacheStore
@@ -45,6 +45,7 @@ class AnswerCache:
         self.settings = settings
         self.metrics = metrics
         self.threshold = settings.similarity_threshold
+        """The configured similarity threshold; None: each namespace's embedder's own."""
         self.min_overlap = settings.min_overlap
         self.overlap_kind: OverlapKind = settings.overlap
         self._flight = SingleFlight()
@@ -120,7 +121,8 @@ class AnswerCache:
     ) -> CacheHit | None:
         key = exact_key(question, namespace)
         query = unit(vector) if semantic else None
-        entry, candidates = self.backend.lookup(key, namespace.digest, query, self.threshold)
+        threshold = threshold_for(namespace.embedder_id, self.threshold)
+        entry, candidates = self.backend.lookup(key, namespace.digest, query, threshold)
         if entry is not None:
             return _hit(entry, "exact", 1.0, 1.0)
         if not candidates or retrieved is None:
@@ -257,7 +259,7 @@ class AnswerCache:
             "backend": self.backend.kind,
             **counts,
             **self.metrics.counts(),
-            "similarity_threshold": self.threshold,
+            "similarity_threshold": "by embedder" if self.threshold is None else self.threshold,
             "min_overlap": self.min_overlap,
         }
 

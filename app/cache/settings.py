@@ -17,7 +17,14 @@ class CacheSettings(BaseModel):
     max_entries: int = Field(10000, ge=1, description="Answers kept per namespace (oldest go).")
     memory_max_entries: int = Field(10000, ge=1, description="In-process cache: total answers.")
     semantic: bool = Field(True, description="Reuse answers of paraphrased questions.")
-    similarity_threshold: float = Field(0.9, ge=-1.0, le=1.0)
+    similarity_threshold: float | None = Field(
+        None,
+        ge=-1.0,
+        le=1.0,
+        description="Semantic hits: least cosine similarity between the questions; unset = "
+        "the value measured for the embedder of the question vectors (e5-small 0.95, MiniLM "
+        "0.9, USE 0.85: docs/benchmarks.md, 'Answer cache').",
+    )
     min_overlap: float = Field(
         0.5,
         ge=0.0,

@@ -33,7 +33,11 @@ def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         "ttl_s": settings.cache.ttl_s,
         "max_entries_per_namespace": settings.cache.max_entries,
         "semantic": settings.cache.semantic,
-        "similarity_threshold": settings.cache.similarity_threshold,
+        "similarity_threshold": (
+            "by embedder"
+            if settings.cache.similarity_threshold is None
+            else settings.cache.similarity_threshold
+        ),
         "min_overlap": settings.cache.min_overlap,
     }
     if as_json:

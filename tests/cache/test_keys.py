@@ -147,3 +147,14 @@ def test_overlap_and_accept() -> None:
     assert accept(candidates, ("3.11",), {"a"}, 0.5, "cited_share")[0][1] == 0.5
     assert accept(candidates, ("3.12",), {"a", "b"}, 0.5, "cited_share") == []
     assert accept(candidates, ("3.11",), {"c"}, 0.5, "cited_share") == []
+
+
+def test_each_embedder_has_its_measured_paraphrase_threshold() -> None:
+    from ragline.cache.semantic import DEFAULT_THRESHOLD, threshold_for
+    from ragline.retrieval.embedders.e5 import E5_ID
+    from ragline.retrieval.embedders.sentence import MINILM_ID
+    from ragline.retrieval.embedders.use import USE_ID
+
+    assert threshold_for(E5_ID) == 0.95 > threshold_for(MINILM_ID) > threshold_for(USE_ID)
+    assert threshold_for("some/other-model") == DEFAULT_THRESHOLD
+    assert threshold_for(E5_ID, 0.8) == 0.8  # a configured value wins
