@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from ragline.answer.types import Citation
+from ragline.retrieval.embedders.e5 import E5_ID
+from ragline.retrieval.embedders.sentence import MINILM_ID
 from ragline.retrieval.prompting.focus import terms
 from ragline.retrieval.prompting.packing import PackedSource
 from ragline.retrieval.types import Hit
@@ -34,6 +36,21 @@ FENCE_ECHO = re.compile(r"[\[<]/?source-[0-9a-f]{8,}[^\]>\n]*[\]>]|\[[0-9a-f]{16
 # so ".venv", ".bashrc" or ",foo" keep the space before them.
 _SPACE_BEFORE_PUNCT = re.compile(r"[ \t]+([。，]|[.,;:]+(?=[\s)\]}\"'”’»」』】）]|$))")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])|\n+")
+
+
+SUPPORT_SIMILARITY = {E5_ID: 0.88, MINILM_ID: 0.6}
+"""Least cosine between a cited sentence and its sources (passage vectors) for the sentence
+to count as supported when too few of its words are in them, per embedder of the
+collection. e5-small puts unrelated texts close: a right answer's sentence and a source of
+another question scored 0.81 (median) to 0.89 (most), so at MiniLM's 0.6 every sentence
+passed; at 0.88 none on the tune half of the gold answers (docs/benchmarks.md, "Answer
+quality")."""
+DEFAULT_SUPPORT_SIMILARITY = 0.6
+
+
+def support_similarity(model_id: str) -> float:
+    """:data:`SUPPORT_SIMILARITY` for the embedder ``model_id`` (else the default)."""
+    return SUPPORT_SIMILARITY.get(model_id, DEFAULT_SUPPORT_SIMILARITY)
 
 
 @dataclass(frozen=True)
@@ -52,7 +69,7 @@ def check_citations(
     hits: Mapping[str, Hit],
     embed: Callable[[list[str]], np.ndarray] | None = None,
     min_overlap: float = 0.5,
-    min_similarity: float = 0.6,
+    min_similarity: float = DEFAULT_SUPPORT_SIMILARITY,
     attribute: bool = False,
 ) -> Checked:
     by_number = {s.number: s for s in sources}

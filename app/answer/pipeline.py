@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, Protocol
 
-from ragline.answer.citations import Checked, check_citations, source_entry
+from ragline.answer.citations import Checked, check_citations, source_entry, support_similarity
 from ragline.answer.generation import Deltas, generate
 from ragline.answer.guard import StreamGuard, extractive_answer, problem, says_not_found
 from ragline.answer.request import (
@@ -354,12 +354,14 @@ class Answerer:
 
     def _checked(self, turn: Turn, text: str, prompt: Prompt, *, attribute: bool) -> Checked:
         """``text`` with its citations checked against the prompt's sources (timed)."""
+        embedder = turn.collection.embedder
         with timer(turn, "citations", self.observe):
             return check_citations(
                 text,
                 prompt.sources,
                 {h.chunk_id: h for h in turn.hits.hits},
-                turn.collection.embedder.embed_documents,
+                embedder.embed_documents,
+                min_similarity=support_similarity(embedder.model_id),
                 attribute=attribute,
             )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ragline.answer.citations import check_citations, terms
 from ragline.retrieval.prompting.packing import PackedSource
 from ragline.retrieval.types import Hit
@@ -103,3 +105,21 @@ def test_a_one_term_answer_is_attributed_only_to_the_one_source_holding_it() -> 
     shared = check_citations("`~/.ssh/authorized_keys`", packed, hits, attribute=True)
     assert shared.text == "`~/.ssh/authorized_keys`" and not shared.attributed
     assert not check_citations("Yes.", packed, hits, attribute=True).attributed
+
+
+def test_support_by_similarity_follows_the_collections_embedder() -> None:
+    """A sentence whose words are not in its source is supported only when its vector is
+    close enough, and "close" depends on the model: e5-small puts unrelated texts at ~0.8."""
+    from ragline.answer.citations import support_similarity
+    from ragline.retrieval.embedders.e5 import E5_ID
+    from ragline.retrieval.embedders.sentence import MINILM_ID
+
+    def embed(texts: list[str]) -> np.ndarray:  # every pair at cosine 0.8
+        return np.array([[1.0, 0.0], [0.8, 0.6]][: len(texts)], dtype=np.float32)
+
+    text = "Bananas grow on trees [1]."
+    for model_id, unsupported in ((MINILM_ID, []), (E5_ID, [text]), ("other/model", [])):
+        checked = check_citations(
+            text, PACKED, HITS, embed, min_similarity=support_similarity(model_id)
+        )
+        assert checked.unsupported == unsupported, model_id
