@@ -136,11 +136,13 @@ def _supporting(
     claim: set[str], source_terms: Sequence[tuple[int, set[str]]], min_overlap: float
 ) -> int | None:
     """The number of the source holding most of ``claim`` (at least ``min_overlap`` of it;
-    ties to the better-ranked); for a one-term claim (a bare path or command, say), the one
-    source that holds it, if only one does."""
+    ties to the better-ranked); for a one-term claim (a bare path or command, say), the
+    best-ranked source that holds it. (Only the one holder was cited before 2026-12-04: on
+    the gold sets' tune half the best-ranked holder was a relevant document for 3 of the 4
+    one-term answers left uncited that way; docs/benchmarks.md, "Answer quality".)"""
     if len(claim) == 1:
         holders = [n for n, have in source_terms if claim <= have]
-        return holders[0] if len(holders) == 1 else None
+        return min(holders) if holders else None
     best, share = max(
         ((n, len(claim & have) / len(claim)) for n, have in source_terms),
         key=lambda pair: (pair[1], -pair[0]),

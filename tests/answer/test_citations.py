@@ -92,7 +92,7 @@ def test_uncited_sentences_get_the_source_holding_their_words() -> None:
     assert checked.attributed == [1] and [c.number for c in checked.citations] == [1]
 
 
-def test_a_one_term_answer_is_attributed_only_to_the_one_source_holding_it() -> None:
+def test_a_one_term_answer_is_attributed_to_the_best_ranked_source_holding_it() -> None:
     paths = [
         source(1, "Downloaded packages are kept in `/var/cache/apt/archives` until cleaned."),
         source(2, "Public keys go into `~/.ssh/authorized_keys` on the remote host."),
@@ -101,9 +101,11 @@ def test_a_one_term_answer_is_attributed_only_to_the_one_source_holding_it() -> 
     packed, hits = [p for p, _ in paths], {h.chunk_id: h for _, h in paths}
     unique = check_citations("`/var/cache/apt/archives`", packed, hits, attribute=True)
     assert unique.text == "`/var/cache/apt/archives` [1]" and unique.attributed == [1]
-    # two sources hold it: which one the model read is unknown, so nothing is added
+    # two sources hold it: the better-ranked one (the lower number) is cited
     shared = check_citations("`~/.ssh/authorized_keys`", packed, hits, attribute=True)
-    assert shared.text == "`~/.ssh/authorized_keys`" and not shared.attributed
+    assert shared.text == "`~/.ssh/authorized_keys` [2]" and shared.attributed == [2]
+    # a term no source holds gets nothing
+    assert not check_citations("`/etc/fstab`", packed, hits, attribute=True).attributed
     assert not check_citations("Yes.", packed, hits, attribute=True).attributed
 
 
