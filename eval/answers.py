@@ -175,7 +175,6 @@ def make_record(
         "context_found": answer.context_found if answer is not None else None,
         "unsupported_sentences": len(answer.unsupported) if answer is not None else 0,
         "unsupported": list(answer.unsupported) if answer is not None else [],
-        "abstain_probability": answer.abstain_probability if answer is not None else None,
         "first_pass_cache": answer.cache_kind if answer is not None and answer.cached else None,
         "error": error,
     }

@@ -47,13 +47,7 @@ def generate(
         raise_if_cancelled(cancel)
         done = token_stream.completion
         used = done.completion_tokens if done else 0
-        return Generation(
-            "".join(parts),
-            prompt.tokens.prompt,
-            used,
-            abstain_probability=done.abstain_probability if done else None,
-            abstained=bool(done and done.abstained),
-        )
+        return Generation("".join(parts), prompt.tokens.prompt, used)
     completion = llm.generate(messages, params, cancel=cancel)
     raise_if_cancelled(cancel)
     text, reasoning = completion.text, None
@@ -61,14 +55,7 @@ def generate(
         text, reasoning = extract_final_answer(completion.text) or completion.text.strip(), text
     if deltas:
         deltas(text)
-    return Generation(
-        text,
-        prompt.tokens.prompt,
-        completion.completion_tokens,
-        reasoning,
-        abstain_probability=completion.abstain_probability,
-        abstained=completion.abstained,
-    )
+    return Generation(text, prompt.tokens.prompt, completion.completion_tokens, reasoning)
 
 
 def _vote(

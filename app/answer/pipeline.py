@@ -31,7 +31,7 @@ from ragline.answer.turn import Observe, Turn, timer
 from ragline.answer.types import Answer, AskRequest, Delta, Event
 from ragline.cache import AnswerCache, CacheableAnswer
 from ragline.llm import LLM, CancelToken, GenerationParams
-from ragline.llm.models import abstain_thresholds, quoted_languages
+from ragline.llm.models import quoted_languages
 from ragline.retrieval.collection import Collection
 from ragline.retrieval.prompting.build import Prompt, PromptBuilder
 from ragline.retrieval.prompting.templates import TemplateLibrary
@@ -78,14 +78,6 @@ class Answerer:
         quoted = settings.answer.extractive_languages
         self.quoted = tuple(quoted) if quoted is not None else quoted_languages(settings.llm)
         """The languages mode ``auto`` answers by quoting the sources."""
-        configured = settings.answer.abstain_threshold
-        self.abstain: dict[str, float] = (
-            {str(language): p for language, p in configured.items()}
-            if configured is not None
-            else abstain_thresholds(settings.llm)
-        )
-        """Per language: the probability of beginning with the "not found" reply at which
-        the model's answer is "not found" (0: never)."""
         self._builders: dict[str, PromptBuilder] = {}
 
     # -- public ---------------------------------------------------------------------------
@@ -162,15 +154,6 @@ class Answerer:
             self.quoted,
         )
         request = replace(request, mode=mode)
-        if mode == "plain":
-            language = answer_language(
-                request.question, self.settings.prompts.language, collection.info.language
-            )
-            params = replace(
-                params,
-                abstain_reply=NOT_FOUND.get(language, NOT_FOUND["en"]),
-                abstain_threshold=self.abstain.get(language, 0.0),
-            )
         namespace = cache_namespace(
             self.settings, request, collection, params, self.llm.model_id, self.prompts_digest
         )
@@ -268,14 +251,11 @@ class Answerer:
         language = self._language(turn)
         text, refused = (
             made.text,
-            None
-            if made.abstained
-            else problem(made.text, examples=prompt.example_texts, instructions=instructions),
+            problem(made.text, examples=prompt.example_texts, instructions=instructions),
         )
         extract = extractive_answer(turn.standalone, prompt.sources, language)
-        if refused is None and (made.abstained or says_not_found(made.text)):
-            # the model's own "the documents do not say" (or its likely start, abstained
-            # before the first token): the canonical reply, no citations
+        if refused is None and says_not_found(made.text):
+            # the model's own "the documents do not say": the canonical reply, no citations
             not_found = NOT_FOUND.get(language, NOT_FOUND["en"])
             if deltas is not None and not guard.released:
                 deltas(not_found)
@@ -283,7 +263,6 @@ class Answerer:
                 base,
                 text=not_found,
                 not_found=True,
-                abstain_probability=made.abstain_probability,
                 reasoning=made.reasoning,
                 template_id=prompt.template_id,
                 template_version=prompt.template_version,
@@ -323,7 +302,6 @@ class Answerer:
             uncited=uncited,
             extractive_answer=extract.text if uncited and extract else None,
             attributed=checked.attributed,
-            abstain_probability=made.abstain_probability,
             sources=[source_entry(s) for s in prompt.sources],
         )
 

@@ -37,17 +37,6 @@ class AnswerSettings(BaseModel):
         "'not found' on 62% of unanswerable questions, no answerable one lost.",
     )
 
-    abstain_threshold: dict[QuotedLanguage, float] | None = Field(
-        None,
-        description="Per question language: when the model, having read the prompt, would "
-        "begin its answer with the 'not found' reply with at least this probability, the "
-        "answer is 'not found' (decided before the first token, so nothing streamed is taken "
-        "back; plain and auto modes, the embedded model). Unset: the bundled model's value, "
-        'tuned on the tune half of the gold sets (docs/benchmarks.md, "Answer quality"). '
-        "0 or a missing language = never; the probability is recorded in each answer "
-        "(abstain_probability) either way.",
-    )
-
     hypothetical_languages: list[QuotedLanguage] = Field(
         default_factory=list,
         description="A question in one of these languages that the model answers (not a "
@@ -62,15 +51,6 @@ class AnswerSettings(BaseModel):
     hypothetical_tokens: int = Field(
         40, ge=1, le=256, description="The most tokens of that one-sentence answer."
     )
-
-    @field_validator("abstain_threshold")
-    @classmethod
-    def _probability(
-        cls, value: dict[QuotedLanguage, float] | None
-    ) -> dict[QuotedLanguage, float] | None:
-        if value is not None and any(not 0.0 <= p <= 1.0 for p in value.values()):
-            raise ValueError("answer.abstain_threshold values must be between 0 and 1")
-        return value
 
     @field_validator("min_shared_terms")
     @classmethod

@@ -96,9 +96,6 @@ class Answer:
     attributed: list[int] = field(default_factory=list)
     """Citation numbers ragline added to sentences the model left uncited (the source that
     holds most of the sentence's content words)."""
-    abstain_probability: float | None = None
-    """How likely the model was to begin its answer with the "not found" reply (None: not
-    measured); at ``answer.abstain_threshold`` or more the answer is "not found"."""
     sources: list[dict[str, Any]] = field(default_factory=list)
     """Every source the model was given (number, document, file, page, snippet), cited or
     not, so a client can always show what the answer was based on."""
@@ -136,10 +133,6 @@ class Generation:
     """cot: the whole reasoning; self-consistency: the sample the winner came from."""
     votes: dict[str, Any] | None = None
     """self-consistency: the winner, its count, the total and the tally."""
-    abstain_probability: float | None = None
-    """How likely the model was to begin with the "not found" reply (plain mode)."""
-    abstained: bool = False
-    """That probability reached ``answer.abstain_threshold``: nothing was generated."""
 
     @property
     def tokens(self) -> dict[str, int]:

@@ -149,7 +149,6 @@ class LlamaCppLLM(StreamingBackend):
         finish: FinishReason = "cancelled"
         first: float | None = None
         prompt_tokens = 0
-        abstain: Abstention | None = None
         with self.gate.enter(cancel) as admitted:
             if admitted:
                 import llama_cpp
@@ -169,10 +168,7 @@ class LlamaCppLLM(StreamingBackend):
 
                 if not self.reuse_prefix:
                     self._llama.reset()  # evaluate the whole prompt again
-                abstain = self._abstention(params)
                 criteria = llama_cpp.StoppingCriteriaList([should_stop])
-                if abstain is not None:
-                    criteria.insert(0, abstain.stop)
                 if template_criteria is not None:
                     criteria.extend(template_criteria)
                 chunks = self._llama.create_completion(
@@ -186,9 +182,6 @@ class LlamaCppLLM(StreamingBackend):
                     seed=params.seed,
                     stop=stop + list(params.stop),
                     stopping_criteria=criteria,
-                    logits_processor=(
-                        None if abstain is None else llama_cpp.LogitsProcessorList([abstain])
-                    ),
                     stream=True,
                 )
                 finish = "length"
@@ -212,45 +205,8 @@ class LlamaCppLLM(StreamingBackend):
             text=text,
             prompt_tokens=prompt_tokens,
             completion_tokens=self.count_tokens(text) if text else 0,
-            finish_reason="stop" if abstain is not None and abstain.abstained else finish,
+            finish_reason=finish,
             model_id=self.model_id,
             seconds=time.perf_counter() - started,
             time_to_first_token=None if first is None else first - started,
-            abstain_probability=None if abstain is None else abstain.probability,
-            abstained=abstain is not None and abstain.abstained,
         )
-
-    def _abstention(self, params: GenerationParams) -> Abstention | None:
-        if not params.abstain_reply:
-            return None
-        ids = self._llama.tokenize(
-            params.abstain_reply.encode("utf-8"), add_bos=False, special=False
-        )
-        return Abstention(ids[0], params.abstain_threshold) if ids else None
-
-
-class Abstention:
-    """Reads the model's first-token distribution (a llama.cpp logits processor): the
-    probability of ``token`` (the first token of the "not found" reply) and, at
-    ``threshold`` or more (0: never), stops before anything is generated (a stopping
-    criterion). Decided once the prompt is evaluated, so it costs no time and nothing
-    streamed has to be taken back."""
-
-    def __init__(self, token: int, threshold: float) -> None:
-        self.token = token
-        self.threshold = threshold
-        self.probability: float | None = None
-        self.abstained = False
-
-    def __call__(self, _input_ids: Any, logits: Any) -> Any:
-        if self.probability is None:
-            import numpy as np
-
-            values = np.asarray(logits, dtype=np.float64)
-            top = float(values.max())
-            self.probability = float(np.exp(values[self.token] - top) / np.exp(values - top).sum())
-            self.abstained = self.threshold > 0 and self.probability >= self.threshold
-        return logits
-
-    def stop(self, _input_ids: Any, _logits: Any) -> bool:
-        return self.abstained

@@ -27,9 +27,8 @@ class Call:
 class FakeLLM:
     """Answers with scripted ``replies`` in order (then ``default``); a reply may be a
     function of the messages and params. Streams word by word (whitespace kept), counts
-    one token per whitespace-separated word, honours ``max_new_tokens``, ``stop``,
-    cancellation and abstention (a reply that begins with ``abstain_reply`` has probability
-    1). ``calls`` records every request."""
+    one token per whitespace-separated word, honours ``max_new_tokens``, ``stop`` and
+    cancellation. ``calls`` records every request."""
 
     def __init__(
         self,
@@ -109,12 +108,7 @@ class FakeLLM:
         for stop in params.stop:
             if stop in text:
                 text = text[: text.index(stop)]
-        # a scripted model is certain of its reply: it begins with the "not found" reply or not
-        abstain_probability = (
-            float(text.startswith(params.abstain_reply)) if params.abstain_reply else None
-        )
-        abstained = bool(abstain_probability and params.abstain_threshold > 0)
-        words = [] if abstained else _words(text)
+        words = _words(text)
         if len(words) > params.max_new_tokens:
             words, finish = words[: params.max_new_tokens], "length"
         sent: list[str] = []
@@ -137,8 +131,6 @@ class FakeLLM:
             model_id=self.model_id,
             seconds=time.perf_counter() - started,
             time_to_first_token=None if first is None else first - started,
-            abstain_probability=abstain_probability,
-            abstained=abstained,
         )
 
 

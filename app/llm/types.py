@@ -19,8 +19,6 @@ FinishReason = Literal["stop", "length", "cancelled"]
 MAX_NEW_TOKENS = 65536
 MAX_STOP = 16
 _ALIASES = {"max_tokens": "max_new_tokens", "repeat_penalty": "repetition_penalty"}
-_SERVER_ONLY = frozenset({"abstain_reply", "abstain_threshold"})
-"""Set by the answer layer, never by a request."""
 
 
 @dataclass(frozen=True)
@@ -35,13 +33,6 @@ class GenerationParams:
     stop: tuple[str, ...] = ()
     repetition_penalty: float = 1.0
     seed: int | None = None
-    abstain_reply: str = ""
-    """The reply that means "I cannot answer" (the answer layer's "not found" text). When
-    set, a backend that sees the model's token probabilities reports how likely the model
-    was to begin with its first token (``Completion.abstain_probability``)."""
-    abstain_threshold: float = 0.0
-    """With ``abstain_reply``: at this probability or more the model abstains: generation
-    stops before its first token and the completion is ``abstained`` (0 = never)."""
 
     def __post_init__(self) -> None:
         _number("temperature", self.temperature, 0.0, 2.0)
@@ -51,9 +42,6 @@ class GenerationParams:
         _number("repetition_penalty", self.repetition_penalty, 0.0, 10.0, low_open=True)
         if self.seed is not None:
             _integer("seed", self.seed, 0, 2**32 - 1)
-        _number("abstain_threshold", self.abstain_threshold, 0.0, 1.0)
-        if not isinstance(self.abstain_reply, str):
-            raise InvalidGenerationParams("abstain_reply must be a string")
         if not isinstance(self.stop, tuple) or not all(isinstance(s, str) and s for s in self.stop):
             raise InvalidGenerationParams("stop must be a list of non-empty strings")
         if len(self.stop) > MAX_STOP:
@@ -74,7 +62,7 @@ class GenerationParams:
         """These params with per-request ``overrides`` applied (``None`` values are ignored;
         ``max_tokens`` and ``repeat_penalty`` are accepted as aliases). Raises
         InvalidGenerationParams (a UsageError and a ValueError) naming the bad key."""
-        names = {f.name for f in fields(self)} - _SERVER_ONLY
+        names = {f.name for f in fields(self)}
         changes: dict[str, Any] = {}
         for key, value in overrides.items():
             name = _ALIASES.get(key, key)
@@ -139,11 +127,6 @@ class Completion:
     seconds: float
     time_to_first_token: float | None = None
     """Seconds from the call to the first generated text (None when nothing came)."""
-    abstain_probability: float | None = None
-    """How likely the model was to begin with ``params.abstain_reply`` (None: not asked, or
-    the backend cannot tell)."""
-    abstained: bool = False
-    """That probability reached ``params.abstain_threshold``: nothing was generated."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

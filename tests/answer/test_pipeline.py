@@ -13,7 +13,6 @@ from ragline.answer.settings import QuotedLanguage
 from ragline.cache.settings import CacheSettings
 from ragline.ingest.pipeline import Ingestor
 from ragline.llm.fake import FakeLLM
-from ragline.llm.models import QWEN_1_5B
 from ragline.llm.settings import LLMSettings
 from ragline.retrieval.prompting.templates import TemplateLibrary
 from ragline.retrieval.retrievers import search
@@ -209,58 +208,6 @@ def test_a_model_saying_not_found_gets_the_canonical_reply(env: Settings) -> Non
     answer = build_answerer(env, llm=llm, cache=False).answerer.ask(AskRequest(QUESTION, "docs"))
     assert answer.not_found and answer.text == "Not found in the documents."
     assert not answer.citations and not answer.uncited and not answer.extractive
-
-
-def test_a_model_likely_to_begin_with_not_found_abstains_before_any_token(
-    env: Settings,
-) -> None:
-    # the fake is certain of its reply, so it abstains exactly when the reply is "not found"
-    configured = env.model_copy(
-        update={"answer": env.answer.model_copy(update={"abstain_threshold": {"en": 0.5}})}
-    )
-    llm = FakeLLM(["Not found in the documents. But try systemctl [1].", "Use systemctl [1]."])
-    stack = build_answerer(configured, llm=llm, cache=False).answerer
-    events = list(stack.stream(AskRequest(QUESTION, "docs")))
-    abstained = events[-1]
-    assert isinstance(abstained, Answer) and abstained.not_found
-    assert abstained.abstain_probability == 1.0 and not abstained.citations
-    # nothing of the model's text reached the client: only the canonical reply
-    assert "".join(e.text for e in events if isinstance(e, Delta)) == abstained.text
-    assert abstained.text == "Not found in the documents."
-    assert llm.last.params.abstain_reply == "Not found in the documents."
-    assert llm.last.params.abstain_threshold == 0.5
-    answered = stack.ask(AskRequest(QUESTION, "docs"))
-    assert not answered.not_found and answered.abstain_probability == 0.0
-    assert "systemctl" in answered.text
-
-
-def test_abstention_follows_the_model_can_be_off_and_never_in_other_modes(
-    env: Settings,
-) -> None:
-    llm = FakeLLM(default="Not found in the documents. A guess: systemctl [1].")
-    stack = build_answerer(env, llm=llm, cache=False).answerer
-    # unset: the configured (bundled default) model's measured threshold
-    stack.ask(AskRequest(QUESTION, "docs"))
-    assert llm.last.params.abstain_threshold == dict(QWEN_1_5B.abstain_thresholds)["en"]
-    off = env.model_copy(update={"answer": env.answer.model_copy(update={"abstain_threshold": {}})})
-    stack = build_answerer(off, llm=llm, cache=False).answerer
-    answer = stack.ask(AskRequest(QUESTION, "docs"))
-    # off: never abstains, the probability is still recorded
-    assert llm.last.params.abstain_threshold == 0.0 and answer.abstain_probability == 1.0
-    stack.ask(AskRequest(QUESTION, "docs", mode="cot"))
-    assert llm.last.params.abstain_reply == ""
-
-
-def test_abstain_threshold_is_the_bundled_models_unless_set() -> None:
-    from ragline.answer.settings import AnswerSettings
-    from ragline.llm.models import abstain_thresholds
-
-    assert abstain_thresholds(LLMSettings(model=QWEN_1_5B.name)) == dict(
-        QWEN_1_5B.abstain_thresholds
-    )
-    assert abstain_thresholds(LLMSettings(model_path=Path("x.gguf"))) == {}
-    with pytest.raises(ValueError, match="between 0 and 1"):
-        AnswerSettings(abstain_threshold={"en": 1.5})
 
 
 def test_extractive_mode_quotes_the_best_source_without_the_llm(env: Settings) -> None:

@@ -63,11 +63,6 @@ def test_merged_rejects_unknown_and_bad_values() -> None:
         GenerationParams().merged({"temperature": 9})
     with pytest.raises(InvalidGenerationParams, match="stop must be a string or a list"):
         GenerationParams().merged({"stop": 5})
-    # abstention is the answer layer's to set, never a request's
-    with pytest.raises(InvalidGenerationParams, match="unknown generation parameter 'abstain_"):
-        GenerationParams().merged({"abstain_threshold": 0.0})
-    with pytest.raises(InvalidGenerationParams, match="abstain_threshold must be in"):
-        GenerationParams(abstain_threshold=1.5)
 
 
 def test_from_settings_and_to_dict() -> None:
@@ -82,8 +77,6 @@ def test_from_settings_and_to_dict() -> None:
         "stop": [],
         "repetition_penalty": 1.0,
         "seed": 7,
-        "abstain_reply": "",
-        "abstain_threshold": 0.0,
     }
     with pytest.raises(AttributeError):
         params.temperature = 1.0  # type: ignore[misc]
