@@ -71,6 +71,7 @@ def check_citations(
     min_overlap: float = 0.5,
     min_similarity: float = DEFAULT_SUPPORT_SIMILARITY,
     attribute: bool = False,
+    question: str = "",
 ) -> Checked:
     by_number = {s.number: s for s in sources}
     removed: list[int] = []
@@ -85,7 +86,7 @@ def check_citations(
     clean = MARKER.sub(keep_valid, FENCE_ECHO.sub("", text))
     clean = _SPACE_BEFORE_PUNCT.sub(r"\1", clean).strip()
     if attribute and sources:
-        clean, attributed = _attribute(clean, sources, min_overlap)
+        clean, attributed = _attribute(clean, sources, min_overlap, question)
     cited_numbers: list[int] = []
     unsupported: list[str] = []
     for sentence in (s.strip() for s in _SENTENCE.split(clean)):
@@ -107,10 +108,11 @@ _END = re.compile(r"([.!?。！？；:：]*)\s*$")
 
 
 def _attribute(
-    text: str, sources: Sequence[PackedSource], min_overlap: float
+    text: str, sources: Sequence[PackedSource], min_overlap: float, question: str = ""
 ) -> tuple[str, list[int]]:
     """Each sentence without a marker gets the number of the source that supports it
-    (:func:`_supporting`). Code blocks are left as they are."""
+    (:func:`_supporting`), else of the source holding its code-like terms
+    (:func:`_holding`). Code blocks are left as they are."""
     source_terms = [(s.number, terms(s.text)) for s in sources]
     added: list[int] = []
     out: list[str] = []
@@ -123,6 +125,8 @@ def _attribute(
             best = None
             if piece.strip() and not MARKER.search(piece) and claim:
                 best = _supporting(claim, source_terms, min_overlap)
+                if best is None:
+                    best = _holding(_code_terms(piece, question), sources)
             if best is None:
                 out.append(piece)
                 continue
@@ -148,6 +152,40 @@ def _supporting(
         key=lambda pair: (pair[1], -pair[0]),
     )
     return best if share >= min_overlap else None
+
+
+_CODE_TERM = re.compile(
+    r"`([^`\n]{3,})`|((?:[\w~-]+)?(?:[./_:][\w~-]+)+(?:\(\d\))?|\w[\w-]*\(\d\))"
+)
+"""A name a source can be checked for verbatim: text in backticks, a path, file, module,
+dotted, underscored or numeric name (``/etc/fstab``, ``os.remove``, ``255.0.0.0``,
+``GRUB_CMDLINE_LINUX_DEFAULT``), or a manual page (``gpm(8)``)."""
+
+
+_ABBREVIATION = re.compile(r"(?i)^(?:e\.g|i\.e|etc|vs|cf)\.?$")
+
+
+def _code_terms(sentence: str, question: str) -> list[str]:
+    """The sentence's code-like terms (:data:`_CODE_TERM`) that the question does not
+    already contain (the question's own names support nothing)."""
+    asked = question.casefold()
+    found = [(m.group(1) or m.group(2)).strip() for m in _CODE_TERM.finditer(sentence)]
+    return [
+        t for t in found if len(t) >= 3 and t.casefold() not in asked and not _ABBREVIATION.match(t)
+    ]
+
+
+def _holding(names: Sequence[str], sources: Sequence[PackedSource]) -> int | None:
+    """The number of the source holding most of ``names`` verbatim (case-insensitive; ties
+    to the better-ranked), or None when no source holds any. A sentence whose words are not
+    the source's ("The .deb files are kept in …") is still supported by the one name it
+    gives (``/var/cache/apt/archives``) when that name is in a source."""
+    if not names:
+        return None
+    wanted = [n.casefold() for n in names]
+    counts = [(sum(n in s.text.casefold() for n in wanted), -s.number) for s in sources]
+    held, number = max(counts, default=(0, 0))
+    return -number if held else None
 
 
 _CODE_BLOCK = re.compile(r"(```.*?(?:```|$))", re.DOTALL)

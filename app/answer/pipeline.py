@@ -363,6 +363,7 @@ class Answerer:
                 embedder.embed_documents,
                 min_similarity=support_similarity(embedder.model_id),
                 attribute=attribute,
+                question=turn.standalone,
             )
 
     # -- helpers --------------------------------------------------------------------------

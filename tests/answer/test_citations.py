@@ -109,6 +109,39 @@ def test_a_one_term_answer_is_attributed_to_the_best_ranked_source_holding_it() 
     assert not check_citations("Yes.", packed, hits, attribute=True).attributed
 
 
+def test_a_sentence_in_its_own_words_is_attributed_by_the_name_it_gives() -> None:
+    paths = [
+        source(1, "Keep a class A network: netmask 255.0.0.0, as in the table below."),
+        source(2, "Edit /etc/default/grub and run update-grub to apply the change."),
+        source(3, "Downloaded files are kept in `/var/cache/apt/archives` until cleaned."),
+    ]
+    packed, hits = [p for p, _ in paths], {h.chunk_id: h for _, h in paths}
+    netmask = check_citations(
+        "The private range's mask is 255.0.0.0.",
+        packed,
+        hits,
+        attribute=True,
+        question="What is the netmask of the private 10.x.x.x range?",
+    )
+    assert netmask.text == "The private range's mask is 255.0.0.0 [1]." and netmask.attributed == [
+        1
+    ]
+    grub = check_citations(
+        "编辑 /etc/default/grub 文件，去掉 quiet 参数。", packed, hits, attribute=True
+    )
+    assert grub.attributed == [2] and "[2]" in grub.text
+    # a name the question already gives supports nothing, nor does a name no source holds
+    asked = check_citations(
+        "Look at /etc/default/grub first.",
+        packed,
+        hits,
+        attribute=True,
+        question="What does /etc/default/grub do?",
+    )
+    assert not asked.attributed
+    assert not check_citations("Try /etc/fstab, e.g. now.", packed, hits, attribute=True).attributed
+
+
 def test_support_by_similarity_follows_the_collections_embedder() -> None:
     """A sentence whose words are not in its source is supported only when its vector is
     close enough, and "close" depends on the model: e5-small puts unrelated texts at ~0.8."""
