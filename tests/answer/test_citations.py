@@ -18,6 +18,12 @@ def source(n: int, text: str, start: int = 0) -> tuple[PackedSource, Hit]:
     return packed, hit
 
 
+def numbered(*texts: str) -> tuple[list[PackedSource], dict[str, Hit]]:
+    """Sources [1], [2], … with these texts, and their hits by chunk id."""
+    pairs = [source(n, text) for n, text in enumerate(texts, start=1)]
+    return [p for p, _ in pairs], {h.chunk_id: h for _, h in pairs}
+
+
 SOURCES = [
     source(1, "APT installs packages from Debian archives with apt install.", 10),
     source(2, "软件包由 APT 管理。用 apt install 安装软件包。", 0),
@@ -93,12 +99,11 @@ def test_uncited_sentences_get_the_source_holding_their_words() -> None:
 
 
 def test_a_one_term_answer_is_attributed_to_the_best_ranked_source_holding_it() -> None:
-    paths = [
-        source(1, "Downloaded packages are kept in `/var/cache/apt/archives` until cleaned."),
-        source(2, "Public keys go into `~/.ssh/authorized_keys` on the remote host."),
-        source(3, "Run ssh-copy-id to append your key to `~/.ssh/authorized_keys` there."),
-    ]
-    packed, hits = [p for p, _ in paths], {h.chunk_id: h for _, h in paths}
+    packed, hits = numbered(
+        "Downloaded packages are kept in `/var/cache/apt/archives` until cleaned.",
+        "Public keys go into `~/.ssh/authorized_keys` on the remote host.",
+        "Run ssh-copy-id to append your key to `~/.ssh/authorized_keys` there.",
+    )
     unique = check_citations("`/var/cache/apt/archives`", packed, hits, attribute=True)
     assert unique.text == "`/var/cache/apt/archives` [1]" and unique.attributed == [1]
     # two sources hold it: the better-ranked one (the lower number) is cited
@@ -110,12 +115,11 @@ def test_a_one_term_answer_is_attributed_to_the_best_ranked_source_holding_it() 
 
 
 def test_a_sentence_in_its_own_words_is_attributed_by_the_name_it_gives() -> None:
-    paths = [
-        source(1, "Keep a class A network: netmask 255.0.0.0, as in the table below."),
-        source(2, "Edit /etc/default/grub and run update-grub to apply the change."),
-        source(3, "Downloaded files are kept in `/var/cache/apt/archives` until cleaned."),
-    ]
-    packed, hits = [p for p, _ in paths], {h.chunk_id: h for _, h in paths}
+    packed, hits = numbered(
+        "Keep a class A network: netmask 255.0.0.0, as in the table below.",
+        "Edit /etc/default/grub and run update-grub to apply the change.",
+        "Downloaded files are kept in `/var/cache/apt/archives` until cleaned.",
+    )
     netmask = check_citations(
         "The private range's mask is 255.0.0.0.",
         packed,
