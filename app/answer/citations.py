@@ -108,12 +108,13 @@ _END = re.compile(r"([.!?。！？；:：]*)\s*$")
 
 
 def _attribute(
-    text: str, sources: Sequence[PackedSource], min_overlap: float, question: str = ""
+    text: str, sources: Sequence[PackedSource], min_overlap: float, question: str
 ) -> tuple[str, list[int]]:
     """Each sentence without a marker gets the number of the source that supports it
     (:func:`_supporting`), else of the source holding its code-like terms
     (:func:`_holding`). Code blocks are left as they are."""
     source_terms = [(s.number, terms(s.text)) for s in sources]
+    source_texts = [(s.number, s.text.casefold()) for s in sources]
     added: list[int] = []
     out: list[str] = []
     for i, segment in enumerate(_CODE_BLOCK.split(text)):
@@ -126,7 +127,7 @@ def _attribute(
             if piece.strip() and not MARKER.search(piece) and claim:
                 best = _supporting(claim, source_terms, min_overlap)
                 if best is None:
-                    best = _holding(_code_terms(piece, question), sources)
+                    best = _holding(_code_terms(piece, question), source_texts)
             if best is None:
                 out.append(piece)
                 continue
@@ -175,17 +176,18 @@ def _code_terms(sentence: str, question: str) -> list[str]:
     ]
 
 
-def _holding(names: Sequence[str], sources: Sequence[PackedSource]) -> int | None:
-    """The number of the source holding most of ``names`` verbatim (case-insensitive; ties
-    to the better-ranked), or None when no source holds any. A sentence whose words are not
-    the source's ("The .deb files are kept in …") is still supported by the one name it
-    gives (``/var/cache/apt/archives``) when that name is in a source."""
-    if not names:
-        return None
+def _holding(names: Sequence[str], source_texts: Sequence[tuple[int, str]]) -> int | None:
+    """The number of the source holding most of ``names`` verbatim (``source_texts``
+    casefolded; ties to the better-ranked), or None when no source holds any. A sentence
+    whose words are not the source's ("The .deb files are kept in …") is still supported by
+    the one name it gives (``/var/cache/apt/archives``) when that name is in a source."""
     wanted = [n.casefold() for n in names]
-    counts = [(sum(n in s.text.casefold() for n in wanted), -s.number) for s in sources]
-    held, number = max(counts, default=(0, 0))
-    return -number if held else None
+    best, held = max(
+        ((n, sum(w in text for w in wanted)) for n, text in source_texts),
+        key=lambda pair: (pair[1], -pair[0]),
+        default=(None, 0),
+    )
+    return best if held else None
 
 
 _CODE_BLOCK = re.compile(r"(```.*?(?:```|$))", re.DOTALL)

@@ -127,9 +127,8 @@ def test_a_sentence_in_its_own_words_is_attributed_by_the_name_it_gives() -> Non
         attribute=True,
         question="What is the netmask of the private 10.x.x.x range?",
     )
-    assert netmask.text == "The private range's mask is 255.0.0.0 [1]." and netmask.attributed == [
-        1
-    ]
+    assert netmask.text == "The private range's mask is 255.0.0.0 [1]."
+    assert netmask.attributed == [1]
     grub = check_citations(
         "编辑 /etc/default/grub 文件，去掉 quiet 参数。", packed, hits, attribute=True
     )
