@@ -172,6 +172,7 @@ def make_record(
         "expected_sources": [d for d, g in judged.items() if g > 0],
         "answerable": answerable,
         "not_found": bool(answer and answer.not_found) or says_not_found(text),
+        "answerable_probability": answer.answerable_probability if answer is not None else None,
         "context_found": answer.context_found if answer is not None else None,
         "unsupported_sentences": len(answer.unsupported) if answer is not None else 0,
         "unsupported": list(answer.unsupported) if answer is not None else [],

@@ -30,14 +30,16 @@ from ragline.answer.streaming import ThreadedStream
 from ragline.answer.turn import Observe, Turn, timer
 from ragline.answer.types import Answer, AskRequest, Delta, Event
 from ragline.cache import AnswerCache, CacheableAnswer
-from ragline.llm import LLM, CancelToken, GenerationParams
-from ragline.llm.models import quoted_languages
+from ragline.llm import LLM, CancelToken, GenerationParams, YesNoJudge
+from ragline.llm.models import answerable_threshold, quoted_languages
 from ragline.retrieval.collection import Collection
 from ragline.retrieval.prompting.build import Prompt, PromptBuilder
 from ragline.retrieval.prompting.templates import TemplateLibrary
 from ragline.retrieval.retrievers import search
 
 NOT_FOUND = {"en": "Not found in the documents.", "zh": "文档中没有找到相关内容。"}
+ANSWERABLE_CHECK = "answerable_check"
+"""The answer template's constant holding the yes/no question asked before answering."""
 
 
 class Collections(Protocol):
@@ -78,6 +80,12 @@ class Answerer:
         quoted = settings.answer.extractive_languages
         self.quoted = tuple(quoted) if quoted is not None else quoted_languages(settings.llm)
         """The languages mode ``auto`` answers by quoting the sources."""
+        threshold = settings.answer.answerable_threshold
+        self.answerable_threshold = (
+            threshold if threshold is not None else answerable_threshold(settings.llm)
+        )
+        """Below this probability that the sources hold the answer (the model's own yes/no,
+        asked before it answers), a plain answer is "not found"; 0: not asked."""
         self._builders: dict[str, PromptBuilder] = {}
 
     # -- public ---------------------------------------------------------------------------
@@ -231,6 +239,11 @@ class Answerer:
             return self._unanswered(turn, base, deltas, prompt)
         if request.mode == "extractive":
             return self._quoted(turn, base, prompt, deltas)
+        answerable = self._answerable(turn, prompt, cancel)
+        base = replace(base, answerable_probability=answerable)
+        if answerable is not None and answerable < self.answerable_threshold:
+            # the model says the sources found do not hold the answer
+            return self._unanswered(turn, base, deltas, prompt, context_found=True)
         instructions = [m.content for m in prompt.messages if m.role == "system"]
         guard = StreamGuard(prompt.example_texts, instructions)
 
@@ -306,7 +319,13 @@ class Answerer:
         )
 
     def _unanswered(
-        self, turn: Turn, base: Answer, deltas: Deltas | None, prompt: Prompt | None = None
+        self,
+        turn: Turn,
+        base: Answer,
+        deltas: Deltas | None,
+        prompt: Prompt | None = None,
+        *,
+        context_found: bool = False,
     ) -> Answer:
         """ "Not found in the documents" (with the sources that were found, if any)."""
         text = NOT_FOUND.get(self._language(turn), NOT_FOUND["en"])
@@ -316,10 +335,30 @@ class Answerer:
             base,
             text=text,
             not_found=True,
-            context_found=False,
+            context_found=context_found,
             timings_ms=turn.finish(),
             sources=[source_entry(s) for s in prompt.sources] if prompt else [],
         )
+
+    def _answerable(self, turn: Turn, prompt: Prompt, cancel: CancelToken | None) -> float | None:
+        """The model's probability that the sources hold the answer, asked before a plain
+        answer when the template has an answerable check, a threshold is set and the model
+        can say (None otherwise). The check repeats the prompt's messages with the question
+        added to the user message, so the answer reuses everything the check evaluated."""
+        check = prompt.constants.get(ANSWERABLE_CHECK)
+        if (
+            turn.request.mode != "plain"
+            or not check
+            or self.answerable_threshold <= 0
+            or not isinstance(self.llm, YesNoJudge)
+            or not prompt.messages
+            or prompt.messages[-1].role != "user"
+        ):
+            return None
+        *opening, question = prompt.messages
+        asked = [*opening, replace(question, content=f"{question.content}\n\n{check}")]
+        with timer(turn, "answerable_check", self.observe):
+            return self.llm.yes_probability(asked, cancel=cancel)
 
     def _supported(self, turn: Turn, prompt: Prompt) -> bool:
         """Whether the sources speak of the question (always, under the "answer without

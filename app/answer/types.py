@@ -93,6 +93,9 @@ class Answer:
     ``extractive_answer``)."""
     extractive_answer: str | None = None
     """For an uncited answer: the extractive answer, to show beside it."""
+    answerable_probability: float | None = None
+    """The model's probability that the sources hold the answer, asked before it answered
+    (``answer.answerable_threshold``; None when not asked)."""
     attributed: list[int] = field(default_factory=list)
     """Citation numbers ragline added to sentences the model left uncited (the source that
     holds most of the sentence's content words)."""

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ragline.answer import AskRequest
+from ragline.answer.pipeline import ANSWERABLE_CHECK
 from ragline.cli.output import print_json
 from ragline.cli.search import check_mode, cli_filters
 from ragline.retrieval.logs import setup_logging
@@ -49,6 +50,7 @@ def show(
     )
     with build_answerer(settings, cache=False) as stack:
         prompt = stack.answerer.prompt_for(request)
+        threshold = stack.answerer.answerable_threshold
     if prompt is None:
         typer.echo("(no good context: `ask` answers 'not found' without calling the LLM)")
         return
@@ -64,3 +66,10 @@ def show(
         f"<= {t.context_window} ({prompt.tokenizer_id}); context found: {prompt.context_found}",
         err=True,
     )
+    check = prompt.constants.get(ANSWERABLE_CHECK)
+    if check and threshold > 0:
+        typer.echo(
+            f"--- before answering, `ask` adds to the last message: {check!r} "
+            f"(P(yes) < {threshold:g}: 'not found'; answer.answerable_threshold)",
+            err=True,
+        )

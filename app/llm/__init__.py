@@ -4,7 +4,15 @@ package loads no model library."""
 
 from ragline.llm.errors import InvalidGenerationParams, LLMBusy, LLMError, LLMUnavailable
 from ragline.llm.registry import BACKENDS, load_llm
-from ragline.llm.types import LLM, CancelToken, Completion, GenerationParams, TokenStream, collect
+from ragline.llm.types import (
+    LLM,
+    CancelToken,
+    Completion,
+    GenerationParams,
+    TokenStream,
+    YesNoJudge,
+    collect,
+)
 
 __all__ = [
     "BACKENDS",
@@ -17,6 +25,7 @@ __all__ = [
     "LLMError",
     "LLMUnavailable",
     "TokenStream",
+    "YesNoJudge",
     "collect",
     "load_llm",
 ]

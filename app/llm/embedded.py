@@ -7,14 +7,19 @@ alone. The chat template comes from the GGUF's own metadata (llama-cpp-python's
 ``Jinja2ChatFormatter``, the same one ``create_chat_completion`` uses); we format and
 tokenize the prompt ourselves so prompt tokens are exact and a stopping criterion can
 cancel between two tokens. One generation runs at a time; others wait in a bounded queue.
+``yes_probability`` reads the first-token distribution of a yes/no question asked after a
+prompt that shares its opening with the answer's, so the answer that follows evaluates only
+its own few closing tokens.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
 from collections.abc import Generator, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +146,59 @@ class LlamaCppLLM(StreamingBackend):
         )
         return tokens, stop, result.stopping_criteria
 
+    def _budget(self, prompt_tokens: int) -> int:
+        """Tokens left to generate after a prompt of ``prompt_tokens`` (LLMError if none)."""
+        budget = self.context_window - prompt_tokens
+        if budget <= 0:
+            raise LLMError(
+                f"prompt has {prompt_tokens} tokens, more than the context window "
+                f"({self.context_window}, llm.context_window)"
+            )
+        return budget
+
+    # -- a yes/no judgment --------------------------------------------------------------
+    def yes_probability(
+        self, messages: Sequence[Message], *, cancel: CancelToken | None = None
+    ) -> float:
+        """P(yes) / (P(yes) + P(no)) for the first token of the reply to ``messages``
+        (the spellings "yes", "Yes", "YES" and with a leading space; the same for no).
+        Evaluates the prompt past the part already in the KV cache; generates nothing."""
+        with self.gate.enter(cancel) as admitted:
+            if not admitted:
+                return 1.0
+            import llama_cpp
+            import numpy as np
+
+            tokens, _stop, _criteria = self._prompt(list(messages))
+            self._budget(len(tokens))
+            llama = self._llama
+            if not self.reuse_prefix:
+                llama.reset()
+            kept = 0
+            for have, want in zip(llama.input_ids[: llama.n_tokens], tokens[:-1], strict=False):
+                if have != want:
+                    break
+                kept += 1
+            llama.n_tokens = kept  # eval() drops the KV cache past this point
+            llama.eval(tokens[kept:])
+            pointer = llama_cpp.llama_get_logits_ith(llama.ctx, -1)
+            logits = np.ctypeslib.as_array(pointer, shape=(llama.n_vocab(),)).astype(np.float64)
+        top = float(logits.max())
+        yes = sum(math.exp(logits[i] - top) for i in self._answer_tokens[0])
+        no = sum(math.exp(logits[i] - top) for i in self._answer_tokens[1])
+        return yes / (yes + no) if yes + no > 0 else 0.5
+
+    @cached_property
+    def _answer_tokens(self) -> tuple[set[int], set[int]]:
+        """The first token ids of each spelling of "yes", and of "no"."""
+        llama = self.load()
+
+        def first(words: Sequence[str]) -> set[int]:
+            ids = (llama.tokenize(w.encode(), add_bos=False, special=False) for w in words)
+            return {i[0] for i in ids if i}
+
+        return first(("yes", "Yes", "YES", " yes", " Yes")), first(("no", "No", "NO", " no", " No"))
+
     def _run(
         self, messages: list[Message], params: GenerationParams, cancel: CancelToken | None
     ) -> Generator[str, None, Completion]:
@@ -155,12 +213,7 @@ class LlamaCppLLM(StreamingBackend):
 
                 tokens, stop, template_criteria = self._prompt(messages)
                 prompt_tokens = len(tokens)
-                budget = self.context_window - prompt_tokens
-                if budget <= 0:
-                    raise LLMError(
-                        f"prompt has {prompt_tokens} tokens, more than the context window "
-                        f"({self.context_window}, llm.context_window)"
-                    )
+                budget = self._budget(prompt_tokens)
 
                 def should_stop(_ids: Any, _logits: Any) -> bool:
                     self.tokens_sampled += 1

@@ -13,6 +13,7 @@ from ragline.llm.types import CancelToken, Completion, FinishReason, GenerationP
 from ragline.retrieval.types import Message
 
 Reply = str | Callable[[Sequence[Message], GenerationParams], str]
+Judgment = float | Callable[[Sequence[Message]], float]
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,9 @@ class FakeLLM:
     """Answers with scripted ``replies`` in order (then ``default``); a reply may be a
     function of the messages and params. Streams word by word (whitespace kept), counts
     one token per whitespace-separated word, honours ``max_new_tokens``, ``stop`` and
-    cancellation. ``calls`` records every request."""
+    cancellation. ``yes`` is what ``yes_probability`` says (a number or a function of the
+    messages). ``calls`` records every generation request, ``checks`` the messages of every
+    ``yes_probability`` call."""
 
     def __init__(
         self,
@@ -38,14 +41,17 @@ class FakeLLM:
         model_id: str = "fake",
         context_window: int = 4096,
         delay_s: float = 0.0,
+        yes: Judgment = 1.0,
     ) -> None:
         self.model_id = model_id
         self.context_window = context_window
         self.delay_s = delay_s
         self.default = default
+        self.yes = yes
         self._replies: deque[Reply] = deque(replies)
         self._lock = threading.Lock()
         self.calls: list[Call] = []
+        self.checks: list[tuple[Message, ...]] = []
 
     def script(self, *replies: Reply) -> None:
         with self._lock:
@@ -79,6 +85,13 @@ class FakeLLM:
         cancel: CancelToken | None = None,
     ) -> TokenStream:
         return self._start("stream", messages, params, cancel)
+
+    def yes_probability(
+        self, messages: Sequence[Message], *, cancel: CancelToken | None = None
+    ) -> float:
+        with self._lock:
+            self.checks.append(tuple(messages))
+        return float(self.yes(messages) if callable(self.yes) else self.yes)
 
     def close(self) -> None:
         pass

@@ -202,6 +202,20 @@ class LLM(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class YesNoJudge(Protocol):
+    """A model that can tell how likely its reply to ``messages`` begins with "yes" rather
+    than "no", read from its first-token distribution: one prompt evaluation, nothing
+    generated. The embedded model and the fake implement it; a backend that cannot read its
+    model's probabilities does not (the answer pipeline then skips the checks that use it)."""
+
+    def yes_probability(
+        self, messages: Sequence[Message], *, cancel: CancelToken | None = None
+    ) -> float:
+        """P(yes) / (P(yes) + P(no)) over the first token of the reply, in [0, 1]."""
+        ...
+
+
 def collect(stream: TokenStream) -> Completion:
     """Drain a stream into its Completion: how every backend implements ``generate``."""
     for _ in stream:

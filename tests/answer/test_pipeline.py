@@ -210,6 +210,77 @@ def test_a_model_saying_not_found_gets_the_canonical_reply(env: Settings) -> Non
     assert not answer.citations and not answer.uncited and not answer.extractive
 
 
+def checking(env: Settings, model: str, threshold: float | None) -> Settings:
+    return env.model_copy(
+        update={
+            "llm": env.llm.model_copy(update={"model": model}),
+            "answer": env.answer.model_copy(update={"answerable_threshold": threshold}),
+        }
+    )
+
+
+def test_the_model_is_asked_whether_the_sources_hold_the_answer(env: Settings) -> None:
+    check = TemplateLibrary().get("grounded_qa", "en").constants["answerable_check"]
+    request = AskRequest(QUESTION, "docs")
+    # the default model checks at its measured threshold (0.6): "no" → "not found"
+    llm = FakeLLM(default="Use systemctl enable NAME [1].", yes=0.3)
+    stack = build_answerer(env, llm=llm, cache=False)
+    assert stack.answerer.answerable_threshold == 0.6
+    refused = stack.answerer.ask(request)
+    assert refused.not_found and refused.text == "Not found in the documents."
+    assert refused.answerable_probability == 0.3 and refused.context_found
+    assert refused.sources, "the sources found are still listed"
+    assert not llm.calls, "the model was not asked to answer"
+    # the check is the answer's own prompt with the question added to the user message, so
+    # the answer that follows reuses everything the check evaluated
+    (asked,) = llm.checks
+    prompt = stack.answerer.prompt_for(request)
+    assert prompt is not None
+    assert asked[:-1] == prompt.messages[:-1]
+    assert asked[-1].content == f"{prompt.messages[-1].content}\n\n{check}"
+    # streamed, the reply is the same
+    events = list(stack.answerer.stream(request))
+    assert isinstance(events[-1], Answer) and events[-1].not_found
+    assert "".join(e.text for e in events if isinstance(e, Delta)) == refused.text
+    # at the threshold the model answers, and the probability is kept with the answer
+    llm.yes = 0.6
+    answered = stack.answerer.ask(request)
+    assert not answered.not_found and answered.answerable_probability == 0.6
+    assert len(llm.calls) == 1 and answered.citations
+    stack.close()
+    # threshold 0, or a model with no measured threshold: no check
+    for model, threshold in (("qwen2.5-coder-1.5b", 0.0), ("qwen2.5-coder-0.5b", None)):
+        llm = FakeLLM(default="Use systemctl enable NAME [1].", yes=0.0)
+        stack = build_answerer(checking(env, model, threshold), llm=llm, cache=False)
+        answer = stack.answerer.ask(request)
+        assert not answer.not_found and answer.answerable_probability is None
+        assert not llm.checks and len(llm.calls) == 1
+        stack.close()
+    # a configured threshold applies to any model
+    llm = FakeLLM(default="Use systemctl enable NAME [1].", yes=0.5)
+    stack = build_answerer(checking(env, "qwen2.5-coder-0.5b", 0.55), llm=llm, cache=False)
+    assert stack.answerer.ask(request).not_found and llm.checks
+    stack.close()
+
+
+def test_no_answerable_check_without_its_template_constant(
+    settings: Settings, tmp_path: Path
+) -> None:
+    docs = tmp_path / "zh"
+    docs.mkdir()
+    (docs / "apt.md").write_text("# 软件包\n\n用 apt install 安装软件包。", encoding="utf-8")
+    Ingestor(settings, "zh", embedder="minilm", workers=1).run([docs])
+    env = settings.model_copy(update={"cache": CacheSettings(redis_url="")})
+    llm = FakeLLM(default="用 apt install 安装 [1]。", yes=0.0)
+    stack = build_answerer(env, llm=llm, cache=False)
+    answer = stack.answerer.ask(AskRequest("怎样安装软件包？", "zh"))
+    assert not answer.not_found and not llm.checks, "the Chinese template has no check"
+    # and extractive answers never ask the model anything
+    quoted = stack.answerer.ask(AskRequest("怎样安装软件包？", "zh", mode="extractive"))
+    assert quoted.extractive and not llm.checks
+    stack.close()
+
+
 def test_extractive_mode_quotes_the_best_source_without_the_llm(env: Settings) -> None:
     llm = FakeLLM(default="This must not be used.")
     stack = build_answerer(env, llm=llm, cache=False)

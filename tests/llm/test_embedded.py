@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ragline.llm import LLM, CancelToken, Completion, GenerationParams, LLMBusy
+from ragline.llm import LLM, CancelToken, Completion, GenerationParams, LLMBusy, YesNoJudge
 from ragline.llm.embedded import LlamaCppLLM
 from ragline.llm.models import QWEN, resolve_model
 from ragline.llm.settings import LLMSettings
@@ -96,3 +96,22 @@ def test_full_queue_raises_busy(qwen: LlamaCppLLM) -> None:
     running.close()
     waiter.join(60)
     assert len(results) == 1 and results[0].text
+
+
+def test_yes_probability_reads_the_first_token_and_keeps_the_prefix(qwen: LlamaCppLLM) -> None:
+    assert isinstance(qwen, YesNoJudge)
+    source = "Source: The office opens at 9 and closes at 17.\n\n"
+    held = [Message("user", source + "Does the source say when the office opens? Reply yes or no.")]
+    absent = [Message("user", source + "Does the source say who owns the office? Reply yes or no.")]
+    told = qwen.yes_probability(held)
+    assert qwen.load().n_tokens == len(qwen._prompt(held)[0])  # the KV cache holds the check
+    assert 0.0 <= qwen.yes_probability(absent) < told <= 1.0
+    assert told > 0.5
+    # the next prompt sharing the opening evaluates only what differs, and answers as a
+    # prompt evaluated from scratch does
+    answer = [Message("user", source + "When does the office open? One number.")]
+    params = GenerationParams(max_new_tokens=8)
+    after_check = qwen.generate(answer, params).text
+    qwen.load().reset()
+    assert qwen.generate(answer, params).text == after_check
+    assert "9" in after_check
