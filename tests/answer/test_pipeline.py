@@ -9,6 +9,7 @@ import pytest
 
 from ragline.answer import Answer, Answerer, AskRequest, Delta
 from ragline.answer.build import build_answerer
+from ragline.answer.request import cache_namespace
 from ragline.answer.settings import QuotedLanguage
 from ragline.cache.settings import CacheSettings
 from ragline.ingest.pipeline import Ingestor
@@ -210,22 +211,22 @@ def test_a_model_saying_not_found_gets_the_canonical_reply(env: Settings) -> Non
     assert not answer.citations and not answer.uncited and not answer.extractive
 
 
-def checking(env: Settings, model: str, threshold: float | None) -> Settings:
-    return env.model_copy(
-        update={
-            "llm": env.llm.model_copy(update={"model": model}),
-            "answer": env.answer.model_copy(update={"answerable_threshold": threshold}),
-        }
-    )
+def checking(env: Settings, threshold: float) -> Settings:
+    answer = env.answer.model_copy(update={"answerable_threshold": threshold})
+    return env.model_copy(update={"answer": answer})
 
 
-def test_the_model_is_asked_whether_the_sources_hold_the_answer(env: Settings) -> None:
+def test_the_model_can_be_asked_whether_the_sources_hold_the_answer(env: Settings) -> None:
     check = TemplateLibrary().get("grounded_qa", "en").constants["answerable_check"]
     request = AskRequest(QUESTION, "docs")
-    # the default model checks at its measured threshold (0.6): "no" → "not found"
+    # off by default: nothing asked, even of a model that would say "no"
+    llm = FakeLLM(default="Use systemctl enable NAME [1].", yes=0.0)
+    answer = answerer(env, llm, cache=False).ask(request)
+    assert not answer.not_found and answer.answerable_probability is None
+    assert not llm.checks and len(llm.calls) == 1
+    # answer.answerable_threshold 0.6: "no" → "not found"
     llm = FakeLLM(default="Use systemctl enable NAME [1].", yes=0.3)
-    stack = build_answerer(env, llm=llm, cache=False)
-    assert stack.answerer.answerable_threshold == 0.6
+    stack = build_answerer(checking(env, 0.6), llm=llm, cache=False)
     refused = stack.answerer.ask(request)
     assert refused.not_found and refused.text == "Not found in the documents."
     assert refused.answerable_probability == 0.3 and refused.context_found
@@ -248,19 +249,14 @@ def test_the_model_is_asked_whether_the_sources_hold_the_answer(env: Settings) -
     assert not answered.not_found and answered.answerable_probability == 0.6
     assert len(llm.calls) == 1 and answered.citations
     stack.close()
-    # threshold 0, or a model with no measured threshold: no check
-    for model, threshold in (("qwen2.5-coder-1.5b", 0.0), ("qwen2.5-coder-0.5b", None)):
-        llm = FakeLLM(default="Use systemctl enable NAME [1].", yes=0.0)
-        stack = build_answerer(checking(env, model, threshold), llm=llm, cache=False)
-        answer = stack.answerer.ask(request)
-        assert not answer.not_found and answer.answerable_probability is None
-        assert not llm.checks and len(llm.calls) == 1
-        stack.close()
-    # a configured threshold applies to any model
-    llm = FakeLLM(default="Use systemctl enable NAME [1].", yes=0.5)
-    stack = build_answerer(checking(env, "qwen2.5-coder-0.5b", 0.55), llm=llm, cache=False)
-    assert stack.answerer.ask(request).not_found and llm.checks
-    stack.close()
+    # answers cached without the check are not served with it, and the reverse
+    with build_answerer(env, llm=llm, cache=False) as stack:
+        collection, params = stack.collections.get("docs"), stack.answerer.params
+
+        def namespace(settings: Settings) -> str:
+            return cache_namespace(settings, request, collection, params, "fake", "p").digest
+
+        assert namespace(env) != namespace(checking(env, 0.6)) != namespace(checking(env, 0.7))
 
 
 def test_no_answerable_check_without_its_template_constant(
@@ -272,7 +268,7 @@ def test_no_answerable_check_without_its_template_constant(
     Ingestor(settings, "zh", embedder="minilm", workers=1).run([docs])
     env = settings.model_copy(update={"cache": CacheSettings(redis_url="")})
     llm = FakeLLM(default="用 apt install 安装 [1]。", yes=0.0)
-    stack = build_answerer(env, llm=llm, cache=False)
+    stack = build_answerer(checking(env, 0.6), llm=llm, cache=False)
     answer = stack.answerer.ask(AskRequest("怎样安装软件包？", "zh"))
     assert not answer.not_found and not llm.checks, "the Chinese template has no check"
     # and extractive answers never ask the model anything
