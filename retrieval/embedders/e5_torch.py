@@ -120,6 +120,33 @@ def _norm_table(raw: bytes, count: int) -> dict[int, str]:
     return table
 
 
+class E5Tokenizer:
+    """The engine's tokenisation in the Rust ``tokenizers`` library: the engine's
+    per-code-point normalisation map, runs of spaces collapsed, then SentencePiece unigram
+    over its pieces and scores with a prepended metaspace. Counts match the engine's
+    ``token_count`` exactly (tests/retrieval/test_e5.py) at a quarter of its time per call."""
+
+    def __init__(self, weights: E5Weights) -> None:
+        from tokenizers import Tokenizer, models, pre_tokenizers
+
+        self.weights = weights
+        tok = Tokenizer(models.Unigram(weights.pieces, unk_id=weights.unk, byte_fallback=False))
+        tok.pre_tokenizer = pre_tokenizers.Metaspace(
+            replacement="\u2581", prepend_scheme="always", split=True
+        )
+        self._tokenizer = tok
+
+    def pieces(self, text: str) -> list[int]:
+        """The ids of ``text``'s pieces, no special tokens, not cut."""
+        normal = _SPACES.sub(" ", text.translate(self.weights.normalise))
+        ids: list[int] = self._tokenizer.encode(normal, add_special_tokens=False).ids
+        return ids
+
+    def count(self, text: str) -> int:
+        """Tokens the model reads for ``text``: its pieces and <s> </s>, not cut."""
+        return len(self.pieces(text)) + 2
+
+
 class TorchE5:
     """``encode(texts, prefix)`` → L2-normalised float32 vectors, mean-pooled like the engine."""
 
@@ -128,15 +155,8 @@ class TorchE5:
         self.precision = precision
 
     @cached_property
-    def tokenizer(self) -> Any:
-        from tokenizers import Tokenizer, models, pre_tokenizers
-
-        w = self.weights
-        tok = Tokenizer(models.Unigram(w.pieces, unk_id=w.unk, byte_fallback=False))
-        tok.pre_tokenizer = pre_tokenizers.Metaspace(
-            replacement="\u2581", prepend_scheme="always", split=True
-        )
-        return tok
+    def tokenizer(self) -> E5Tokenizer:
+        return E5Tokenizer(self.weights)
 
     @cached_property
     def model(self) -> Encoder:
@@ -154,9 +174,9 @@ class TorchE5:
         return Encoder(self.weights, precision)
 
     def token_ids(self, text: str) -> list[int]:
+        """``text``'s ids with <s> and </s>, cut to the model's positions."""
         w = self.weights
-        normal = _SPACES.sub(" ", text.translate(w.normalise))
-        ids: list[int] = self.tokenizer.encode(normal, add_special_tokens=False).ids
+        ids = self.tokenizer.pieces(text)
         return [w.bos, *ids[: w.max_positions - 2], w.eos]
 
     def encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:

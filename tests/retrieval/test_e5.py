@@ -65,11 +65,21 @@ def test_a_chinese_question_finds_the_english_answer(e5: E5Embedder) -> None:
         assert int(np.argmax(docs @ e5.embed_query(question))) == expected
 
 
-def test_token_counter_counts_the_chunk_alone(counter: E5TokenCounter) -> None:
+def test_token_counter_counts_the_chunk_alone(counter: E5TokenCounter, e5: E5Embedder) -> None:
     assert counter.count("") == 0
     assert 0 < counter.count("Debian") < counter.count("Debian is a free operating system.")
     assert counter.count("内核" * 50) > 20
     assert 500 <= counter.max_tokens < 512
+    # exactly the engine's count, past the model's limit too
+    engine: Any = e5.model
+    overhead = engine.token_count("", False)
+    for text in (
+        "Enable a unit with systemctl enable NAME so it starts at boot.",
+        "Debian 是一个自由的操作系统。它使用 Linux 内核和 GNU 工具！",
+        "Two  spaces,\ta tab\nand a newline; ＦＵＬＬ width and ﬁ ligatures\u00a0nbsp",
+        "word " * 700,
+    ):
+        assert counter.count(text) == engine.token_count(text, False) - overhead
 
 
 def test_the_torch_runtime_computes_what_the_engine_does(e5: E5Embedder) -> None:
