@@ -72,10 +72,10 @@ class E5TokenCounter:
     docs/benchmarks.md, "Ingestion")."""
 
     def __init__(self) -> None:
-        from ragline.retrieval.embedders.e5_torch import E5Tokenizer, E5Weights, model_file
+        from ragline.retrieval.embedders.e5_torch import shared_tokenizer
 
         shared_engine()  # checks the package is there, with a clear error
-        self._tokenizer = E5Tokenizer(E5Weights(model_file()))
+        self._tokenizer = shared_tokenizer()
         # "passage: " and <s> </s> come with every chunk; the rest is the chunk's budget.
         self._overhead = self._tokenizer.count(PASSAGE)
         self.max_tokens = E5_MAX_SEQ - self._overhead

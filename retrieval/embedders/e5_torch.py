@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import struct
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -147,16 +148,31 @@ class E5Tokenizer:
         return len(self.pieces(text)) + 2
 
 
+_TOKENIZERS: dict[Path, E5Tokenizer] = {}
+_TOKENIZERS_LOCK = threading.Lock()
+
+
+def shared_tokenizer(path: Path | None = None) -> E5Tokenizer:
+    """One tokenizer per model file and process (~270 MB in the Rust library): the token
+    counter of ingestion and the torch encoder share it."""
+    path = path or model_file()
+    with _TOKENIZERS_LOCK:
+        if path not in _TOKENIZERS:
+            _TOKENIZERS[path] = E5Tokenizer(E5Weights(path))
+        return _TOKENIZERS[path]
+
+
 class TorchE5:
     """``encode(texts, prefix)`` → L2-normalised float32 vectors, mean-pooled like the engine."""
 
     def __init__(self, precision: str = "auto", path: Path | None = None) -> None:
-        self.weights = E5Weights(path or model_file())
+        self.path = path or model_file()
+        self.weights = E5Weights(self.path)
         self.precision = precision
 
     @cached_property
     def tokenizer(self) -> E5Tokenizer:
-        return E5Tokenizer(self.weights)
+        return shared_tokenizer(self.path)
 
     @cached_property
     def model(self) -> Encoder:
