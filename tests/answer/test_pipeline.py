@@ -211,6 +211,16 @@ def test_a_model_saying_not_found_gets_the_canonical_reply(env: Settings) -> Non
     assert not answer.citations and not answer.uncited and not answer.extractive
 
 
+def chinese(settings: Settings, tmp_path: Path, files: dict[str, str]) -> Settings:
+    """Settings with a collection "zh" of ``files`` (name → text), the answer cache off."""
+    docs = tmp_path / "zh"
+    docs.mkdir()
+    for name, text in files.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    Ingestor(settings, "zh", embedder="minilm", workers=1).run([docs])
+    return settings.model_copy(update={"cache": CacheSettings(redis_url="")})
+
+
 def checking(env: Settings, threshold: float) -> Settings:
     answer = env.answer.model_copy(update={"answerable_threshold": threshold})
     return env.model_copy(update={"answer": answer})
@@ -262,11 +272,7 @@ def test_the_model_can_be_asked_whether_the_sources_hold_the_answer(env: Setting
 def test_no_answerable_check_without_its_template_constant(
     settings: Settings, tmp_path: Path
 ) -> None:
-    docs = tmp_path / "zh"
-    docs.mkdir()
-    (docs / "apt.md").write_text("# 软件包\n\n用 apt install 安装软件包。", encoding="utf-8")
-    Ingestor(settings, "zh", embedder="minilm", workers=1).run([docs])
-    env = settings.model_copy(update={"cache": CacheSettings(redis_url="")})
+    env = chinese(settings, tmp_path, {"apt.md": "# 软件包\n\n用 apt install 安装软件包。"})
     llm = FakeLLM(default="用 apt install 安装 [1]。", yes=0.0)
     stack = build_answerer(checking(env, 0.6), llm=llm, cache=False)
     answer = stack.answerer.ask(AskRequest("怎样安装软件包？", "zh"))
@@ -293,19 +299,15 @@ def test_extractive_mode_quotes_the_best_source_without_the_llm(env: Settings) -
 def test_auto_mode_quotes_chinese_answers_where_the_model_is_measured_worse(
     settings: Settings, tmp_path: Path
 ) -> None:
-    docs = tmp_path / "zh"
-    docs.mkdir()
-    (docs / "apt.md").write_text(
-        "# 软件包管理\n\n用 apt install 安装软件包。用 apt remove 删除软件包。\n\n"
-        "用 apt update 更新软件包列表。",
-        encoding="utf-8",
+    env = chinese(
+        settings,
+        tmp_path,
+        {
+            "apt.md": "# 软件包管理\n\n用 apt install 安装软件包。用 apt remove 删除软件包。\n\n"
+            "用 apt update 更新软件包列表。",
+            "systemd.md": "# 服务\n\n用 systemctl enable 让服务开机启动。用 systemctl start 启动服务。",
+        },
     )
-    (docs / "systemd.md").write_text(
-        "# 服务\n\n用 systemctl enable 让服务开机启动。用 systemctl start 启动服务。",
-        encoding="utf-8",
-    )
-    Ingestor(settings, "zh", embedder="minilm", workers=1).run([docs])
-    env = settings.model_copy(update={"cache": CacheSettings(redis_url="")})
     llm = FakeLLM(default="用 apt install 安装 [1]。")
 
     def with_settings(model: str, quoted: list[QuotedLanguage] | None) -> Settings:
