@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, Protocol
 
+from ragline.answer.check import answerable_probability
 from ragline.answer.citations import Checked, check_citations, source_entry, support_similarity
 from ragline.answer.generation import Deltas, generate
 from ragline.answer.guard import StreamGuard, extractive_answer, problem, says_not_found
@@ -30,7 +31,7 @@ from ragline.answer.streaming import ThreadedStream
 from ragline.answer.turn import Observe, Turn, timer
 from ragline.answer.types import Answer, AskRequest, Delta, Event
 from ragline.cache import AnswerCache, CacheableAnswer
-from ragline.llm import LLM, CancelToken, GenerationParams, YesNoJudge
+from ragline.llm import LLM, CancelToken, GenerationParams, LLMTokenizer
 from ragline.llm.models import quoted_languages
 from ragline.retrieval.collection import Collection
 from ragline.retrieval.prompting.build import Prompt, PromptBuilder
@@ -38,24 +39,10 @@ from ragline.retrieval.prompting.templates import TemplateLibrary
 from ragline.retrieval.retrievers import search
 
 NOT_FOUND = {"en": "Not found in the documents.", "zh": "文档中没有找到相关内容。"}
-ANSWERABLE_CHECK = "answerable_check"
-"""The answer template's constant holding the yes/no question asked before answering."""
 
 
 class Collections(Protocol):
     def get(self, name: str) -> Collection: ...
-
-
-class _LLMTokenizer:
-    """The target LLM's own tokenizer, for packing context to an exact budget."""
-
-    def __init__(self, llm: LLM) -> None:
-        self.model_id = llm.model_id
-        self.context_window = llm.context_window
-        self._count = llm.count_tokens
-
-    def count(self, text: str) -> int:
-        return self._count(text)
 
 
 class Answerer:
@@ -338,24 +325,12 @@ class Answerer:
         )
 
     def _answerable(self, turn: Turn, prompt: Prompt, cancel: CancelToken | None) -> float | None:
-        """The model's probability that the sources hold the answer, asked before a plain
-        answer when the template has an answerable check, a threshold is set and the model
-        can say (None otherwise). The check repeats the prompt's messages with the question
-        added to the user message, so the answer reuses everything the check evaluated."""
-        check = prompt.constants.get(ANSWERABLE_CHECK)
-        if (
-            turn.request.mode != "plain"
-            or not check
-            or self.answerable_threshold <= 0
-            or not isinstance(self.llm, YesNoJudge)
-            or not prompt.messages
-            or prompt.messages[-1].role != "user"
-        ):
+        """Before a plain answer, when a threshold is set: the model's probability that the
+        sources hold the answer (:mod:`ragline.answer.check`)."""
+        if turn.request.mode != "plain" or self.answerable_threshold <= 0:
             return None
-        *opening, question = prompt.messages
-        asked = [*opening, replace(question, content=f"{question.content}\n\n{check}")]
         with timer(turn, "answerable_check", self.observe):
-            return self.llm.yes_probability(asked, cancel=cancel)
+            return answerable_probability(self.llm, prompt, cancel)
 
     def _supported(self, turn: Turn, prompt: Prompt) -> bool:
         """Whether the sources speak of the question (always, under the "answer without
@@ -417,7 +392,7 @@ class Answerer:
             self._builders[key] = PromptBuilder.from_settings(
                 self.settings.prompts,
                 embedder,
-                tokenizer=_LLMTokenizer(self.llm),
+                tokenizer=LLMTokenizer(self.llm),
                 library=self.library,
                 answer_tokens=min(self.settings.prompts.answer_tokens, self.params.max_new_tokens),
             )

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ragline.answer import AskRequest
-from ragline.answer.pipeline import ANSWERABLE_CHECK
+from ragline.answer.check import ANSWERABLE_CHECK
 from ragline.cli.output import print_json
 from ragline.cli.search import check_mode, cli_filters
 from ragline.retrieval.logs import setup_logging

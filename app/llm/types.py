@@ -216,6 +216,19 @@ class YesNoJudge(Protocol):
         ...
 
 
+class LLMTokenizer:
+    """An LLM's own tokenizer as a token counter (``count``, ``model_id``,
+    ``context_window``), for packing a prompt's context to an exact budget."""
+
+    def __init__(self, llm: LLM) -> None:
+        self.model_id = llm.model_id
+        self.context_window = llm.context_window
+        self._count = llm.count_tokens
+
+    def count(self, text: str) -> int:
+        return self._count(text)
+
+
 def collect(stream: TokenStream) -> Completion:
     """Drain a stream into its Completion: how every backend implements ``generate``."""
     for _ in stream:
