@@ -166,13 +166,9 @@ class TorchE5:
     """``encode(texts, prefix)`` → L2-normalised float32 vectors, mean-pooled like the engine."""
 
     def __init__(self, precision: str = "auto", path: Path | None = None) -> None:
-        self.path = path or model_file()
-        self.weights = E5Weights(self.path)
+        self.tokenizer = shared_tokenizer(path)
+        self.weights = self.tokenizer.weights  # parsed once, with the tokenizer
         self.precision = precision
-
-    @cached_property
-    def tokenizer(self) -> E5Tokenizer:
-        return shared_tokenizer(self.path)
 
     @cached_property
     def model(self) -> Encoder:
