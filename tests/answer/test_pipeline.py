@@ -7,34 +7,16 @@ from typing import Any
 
 import pytest
 
-from ragline.answer import Answer, Answerer, AskRequest, Delta
+from ragline.answer import Answer, AskRequest, Delta
 from ragline.answer.build import build_answerer
-from ragline.answer.request import cache_namespace
 from ragline.answer.settings import QuotedLanguage
-from ragline.cache.settings import CacheSettings
-from ragline.ingest.pipeline import Ingestor
 from ragline.llm.fake import FakeLLM
 from ragline.llm.settings import LLMSettings
 from ragline.retrieval.prompting.templates import TemplateLibrary
 from ragline.retrieval.retrievers import search
 from ragline.retrieval.types import Message
 from ragline.settings import Settings
-from tests.ingest.corpus import write_corpus
-
-
-@pytest.fixture
-def env(settings: Settings, tmp_path: Path) -> Settings:
-    docs = tmp_path / "docs"
-    write_corpus(docs)
-    Ingestor(settings, "docs", embedder="minilm", workers=1).run([docs])
-    return settings.model_copy(update={"cache": CacheSettings(redis_url="")})
-
-
-def answerer(env: Settings, llm: FakeLLM, cache: bool = True) -> Answerer:
-    return build_answerer(env, llm=llm, cache=cache).answerer
-
-
-QUESTION = "How do I enable a service at boot?"
+from tests.answer.helpers import QUESTION, answerer, chinese
 
 
 def test_citations_are_verified_and_offsets_point_at_the_source(env: Settings) -> None:
@@ -209,78 +191,6 @@ def test_a_model_saying_not_found_gets_the_canonical_reply(env: Settings) -> Non
     answer = build_answerer(env, llm=llm, cache=False).answerer.ask(AskRequest(QUESTION, "docs"))
     assert answer.not_found and answer.text == "Not found in the documents."
     assert not answer.citations and not answer.uncited and not answer.extractive
-
-
-def chinese(settings: Settings, tmp_path: Path, files: dict[str, str]) -> Settings:
-    """Settings with a collection "zh" of ``files`` (name → text), the answer cache off."""
-    docs = tmp_path / "zh"
-    docs.mkdir()
-    for name, text in files.items():
-        (docs / name).write_text(text, encoding="utf-8")
-    Ingestor(settings, "zh", embedder="minilm", workers=1).run([docs])
-    return settings.model_copy(update={"cache": CacheSettings(redis_url="")})
-
-
-def checking(env: Settings, threshold: float) -> Settings:
-    answer = env.answer.model_copy(update={"answerable_threshold": threshold})
-    return env.model_copy(update={"answer": answer})
-
-
-def test_the_model_can_be_asked_whether_the_sources_hold_the_answer(env: Settings) -> None:
-    check = TemplateLibrary().get("grounded_qa", "en").constants["answerable_check"]
-    request = AskRequest(QUESTION, "docs")
-    # off by default: nothing asked, even of a model that would say "no"
-    llm = FakeLLM(default="Use systemctl enable NAME [1].", yes=0.0)
-    answer = answerer(env, llm, cache=False).ask(request)
-    assert not answer.not_found and answer.answerable_probability is None
-    assert not llm.checks and len(llm.calls) == 1
-    # answer.answerable_threshold 0.6: "no" → "not found"
-    llm = FakeLLM(default="Use systemctl enable NAME [1].", yes=0.3)
-    stack = build_answerer(checking(env, 0.6), llm=llm, cache=False)
-    refused = stack.answerer.ask(request)
-    assert refused.not_found and refused.text == "Not found in the documents."
-    assert refused.answerable_probability == 0.3 and refused.context_found
-    assert refused.sources, "the sources found are still listed"
-    assert not llm.calls, "the model was not asked to answer"
-    # the check is the answer's own prompt with the question added to the user message, so
-    # the answer that follows reuses everything the check evaluated
-    (asked,) = llm.checks
-    prompt = stack.answerer.prompt_for(request)
-    assert prompt is not None
-    assert asked[:-1] == prompt.messages[:-1]
-    assert asked[-1].content == f"{prompt.messages[-1].content}\n\n{check}"
-    # streamed, the reply is the same
-    events = list(stack.answerer.stream(request))
-    assert isinstance(events[-1], Answer) and events[-1].not_found
-    assert "".join(e.text for e in events if isinstance(e, Delta)) == refused.text
-    # at the threshold the model answers, and the probability is kept with the answer
-    llm.yes = 0.6
-    answered = stack.answerer.ask(request)
-    assert not answered.not_found and answered.answerable_probability == 0.6
-    assert len(llm.calls) == 1 and answered.citations
-    stack.close()
-    # answers cached without the check are not served with it, and the reverse
-    with build_answerer(env, llm=llm, cache=False) as stack:
-        collection, params = stack.collections.get("docs"), stack.answerer.params
-
-        def namespace(settings: Settings) -> str:
-            return cache_namespace(settings, request, collection, params, "fake", "p").digest
-
-        assert namespace(env) != namespace(checking(env, 0.6)) != namespace(checking(env, 0.7))
-
-
-def test_no_answerable_check_without_its_template_constant(
-    settings: Settings, tmp_path: Path
-) -> None:
-    env = chinese(settings, tmp_path, {"apt.md": "# 软件包\n\n用 apt install 安装软件包。"})
-    llm = FakeLLM(default="用 apt install 安装 [1]。", yes=0.0)
-    stack = build_answerer(checking(env, 0.6), llm=llm, cache=False)
-    answer = stack.answerer.ask(AskRequest("怎样安装软件包？", "zh"))
-    assert not answer.not_found and not llm.checks, "the Chinese template has no check"
-    # and extractive answers never ask the model anything
-    quoted = stack.answerer.ask(AskRequest("怎样安装软件包？", "zh", mode="extractive"))
-    assert quoted.extractive and not llm.checks
-    stack.close()
 
 
 def test_extractive_mode_quotes_the_best_source_without_the_llm(env: Settings) -> None:
