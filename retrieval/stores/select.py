@@ -1,7 +1,8 @@
 """Choosing a vector-store backend for ``auto``: the fastest one this machine can run.
 
-Order: ``faiss-gpu`` (a FAISS built with GPU support that sees a GPU), then ``torch`` (torch
-sees CUDA), then ``faiss`` on the CPU. ``open_auto`` also falls back when a backend turns out
+Order: ``torch`` (torch sees CUDA: exact search, the fastest for the one to 64 questions a
+server searches at a time; docs/benchmarks.md "GPU search"), then ``faiss-gpu`` (a FAISS built
+with GPU support that sees a GPU), then ``faiss`` on the CPU. ``open_auto`` also falls back when a backend turns out
 not to fit (e.g. the vectors do not fit in free GPU memory).
 """
 
@@ -18,7 +19,7 @@ from ragline.retrieval.stores.chroma_server import server_name
 
 log = logging.getLogger(__name__)
 
-AUTO_ORDER = ("faiss-gpu", "torch", "faiss")
+AUTO_ORDER = ("torch", "faiss-gpu", "faiss")
 # Options each backend understands (settings carry FAISS options that torch ignores).
 OPTIONS: dict[str, tuple[str, ...]] = {
     "faiss": ("index", "hnsw_m", "hnsw_ef_search", "nlist", "nprobe"),

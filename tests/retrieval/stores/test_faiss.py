@@ -285,7 +285,8 @@ WRITER = textwrap.dedent(
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
 def test_kill_9_while_writing(tmp_path: Path, kind: str) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": path}
     for round_ in range(2):
         proc = subprocess.Popen(
             [sys.executable, "-c", WRITER, str(tmp_path), kind],

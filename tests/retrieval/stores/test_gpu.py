@@ -132,3 +132,18 @@ def test_same_ids_as_faiss_cpu_flat(
         assert agreement(got, expected) >= 0.95
     else:
         assert agreement(got, expected) >= 0.999  # exact: only float ties may differ
+
+
+@needs_cuda
+def test_auto_keeps_a_collection_that_fits_in_fp32(tmp_path: Path) -> None:
+    """Exact by default on the GPU: fp32 unless the collection would crowd the card."""
+    import torch
+
+    from ragline.retrieval.stores.torch_store import TorchStore
+
+    with TorchStore(tmp_path, DIM, device="cuda") as store:
+        assert store.dtype == torch.float32
+        vectors = unit_vectors(np.random.default_rng(5), 50)
+        store.upsert(make_chunks(50), vectors)
+        hits = store.search(vectors[:3], 1)
+    assert [h[0].chunk_id for h in hits] == [c.id for c in make_chunks(50)[:3]]

@@ -26,10 +26,10 @@ def test_names_pass_through(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("faiss_gpu", "torch_cuda", "expected"),
-    [(True, True, "faiss-gpu"), (True, False, "faiss-gpu"), (False, True, "torch"),
+    [(True, True, "torch"), (True, False, "faiss-gpu"), (False, True, "torch"),
      (False, False, "faiss")],
 )  # fmt: skip
-def test_auto_prefers_faiss_gpu_then_torch_then_faiss(
+def test_auto_prefers_torch_then_faiss_gpu_then_faiss(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     faiss_gpu: bool,
@@ -40,6 +40,8 @@ def test_auto_prefers_faiss_gpu_then_torch_then_faiss(
     with caplog.at_level(logging.INFO, logger="ragline.retrieval.stores.select"):
         assert select.resolve_backend("auto") == expected
     assert f"auto -> {expected}" in caplog.text
+    if not torch_cuda:
+        assert "torch skipped: no CUDA" in caplog.text
     if not faiss_gpu:
         assert "faiss-gpu skipped: no GPU FAISS" in caplog.text
 
@@ -47,10 +49,10 @@ def test_auto_prefers_faiss_gpu_then_torch_then_faiss(
 def test_auto_on_this_machine_is_consistent() -> None:
     """Real probes: whatever they say, the choice follows the order."""
     expected = (
-        "faiss-gpu"
-        if select.faiss_gpu_reason() is None
-        else "torch"
+        "torch"
         if select.torch_cuda_reason() is None
+        else "faiss-gpu"
+        if select.faiss_gpu_reason() is None
         else "faiss"
     )
     assert select.resolve_backend("auto") == expected

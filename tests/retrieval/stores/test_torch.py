@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from ragline.retrieval.errors import BackendUnavailable, ConfigError
-from ragline.retrieval.stores.torch_store import TorchStore
+from ragline.retrieval.stores.torch_store import HEADROOM, TorchStore, auto_dtype
 from ragline.retrieval.types import Condition, Filter, Hit
 from tests.retrieval.stores.contract import (
     DIM,
@@ -131,3 +131,21 @@ def test_memory_check_refuses_what_does_not_fit(
         store._check_memory(100_000_000)
     store.device = torch.device("cpu")
     store.close()
+
+
+# -- the precision auto picks ---------------------------------------------------------------
+def test_auto_dtype_is_fp32_on_the_cpu_whatever_the_size() -> None:
+    assert auto_dtype("cpu", 10**9, 384, 0) == "float32"
+
+
+def test_auto_dtype_on_cuda_is_fp32_while_twice_the_vectors_fit() -> None:
+    rows, dim = 1_000_000, 384
+    fp32_twice = 2 * rows * dim * 4 + HEADROOM
+    assert auto_dtype("cuda", rows, dim, fp32_twice) == "float32"
+    assert auto_dtype("cuda:1", rows, dim, fp32_twice - 1) == "float16"
+    assert auto_dtype("cuda", 0, dim, HEADROOM) == "float32"
+
+
+def test_auto_on_the_cpu_keeps_vectors_in_fp32(tmp_path: Path) -> None:
+    with TorchStore(tmp_path, DIM, device="cpu") as store:
+        assert store.dtype == torch.float32
