@@ -3,12 +3,9 @@ a handful of tokens)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -17,15 +14,12 @@ from ragline.llm.embedded import LlamaCppLLM
 from ragline.llm.models import QWEN, resolve_model
 from ragline.llm.settings import LLMSettings
 from ragline.retrieval.types import Message
+from tests.models import MODELS_DIR
 
 pytestmark = pytest.mark.slow
 
 ASK = [Message("user", "Capital of France? One word.")]
 COUNT = [Message("user", "Count from 1 to 50, separated by spaces.")]
-# Assembled once per machine (491 MB) and reused: the sha256 marker beside it skips re-hashing.
-MODELS_DIR = Path(
-    os.environ.get("RAGLINE_TEST_MODELS", Path(tempfile.gettempdir()) / "ragline-test")
-)
 
 
 @pytest.fixture(scope="module")

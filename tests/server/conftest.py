@@ -14,8 +14,16 @@ from ragline.server import create_app
 from ragline.server.settings import ServerSettings
 from ragline.settings import Settings
 from tests.ingest.corpus import write_corpus
+from tests.models import link_default_model
 
 API_KEY = "test-operator-key-123456"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The shared settings, with the default model linked in: the app resolves it at start."""
+    link_default_model(settings.data_dir)
+    return settings
 
 
 @pytest.fixture

@@ -312,7 +312,7 @@ def test_a_client_hanging_up_mid_stream_stops_generation(live: Live, client: ope
 def test_the_real_embedded_model_through_the_openai_client(tmp_path: Path) -> None:
     from ragline.llm.models import QWEN, resolve_model
     from ragline.llm.settings import LLMSettings
-    from tests.llm.test_embedded import MODELS_DIR
+    from tests.models import MODELS_DIR
 
     model = resolve_model(LLMSettings(model=QWEN.name), MODELS_DIR)
     with clean_environment():
