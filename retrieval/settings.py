@@ -227,7 +227,9 @@ class PromptSettings(BaseModel):
     attribute: bool = Field(
         True,
         description="Give an answer sentence the model left uncited the number of the source "
-        "that supports it (most of its content words; recorded in the answer's 'attributed').",
+        "that supports it (most of its content words; recorded in the answer's 'attributed'), "
+        "and move a citation to the source holding a sentence's own words when the cited one "
+        "does not ('repointed').",
     )
     source_order: Literal["rank", "best_last"] = Field(
         "best_last",

@@ -1,12 +1,18 @@
 """Citation checking: numbers that point nowhere are removed, unsupported sentences flagged,
-and (``attribute=True``) sentences the model left uncited get the source that supports them.
+and (``attribute=True``) sentences the model left uncited get the source that supports them,
+and a cited sentence whose own words are in another source, not the one it cites, is
+re-pointed there.
 
 A sentence is supported when enough of its content words (CJK: character bigrams) occur in
 the sources it cites, or, failing that, when its embedding is close to theirs. Small models
 often answer correctly from a source without writing its number; attribution adds the
 number of the source holding most of the sentence's content words (at least
 ``min_overlap`` of them), the same test a cited sentence must pass, and reports which
-numbers it added (``Checked.attributed``).
+numbers it added (``Checked.attributed``). A sentence's own words are those the question
+does not already give ("… wrap the headers with extern "C" [1]" asked "What must I wrap
+around the Python headers …": *extern*); when fewer than ``min_overlap`` of them are in the
+cited sources and at least that share is in another source, the citation moves to the
+source holding most of them (``Checked.repointed``).
 """
 
 from __future__ import annotations
@@ -27,9 +33,18 @@ from ragline.retrieval.prompting.packing import PackedSource
 from ragline.retrieval.types import Hit
 
 MARKER = re.compile(r"[\[【]\s*(\d+(?:\s*[,，、]\s*\d+)*)\s*[\]】]")
-# Small models sometimes echo the fence tags that wrap sources, or the fence's bare id in
-# brackets ("[2e524eee017cee1a]"): they are never answer text.
-FENCE_ECHO = re.compile(r"[\[<]/?source-[0-9a-f]{8,}[^\]>\n]*[\]>]|\[[0-9a-f]{16}\]")
+# Small models sometimes echo the fence tags that wrap sources, or the fence's bare nonce in
+# brackets ("[2e52]"): they are never answer text (:func:`without_echo`).
+FENCE_ECHO = re.compile(r"[\[<]/?source-[0-9a-f]{4,}[^\]>\n]*[\]>]")
+
+
+def without_echo(text: str, nonce: str = "", repl: str = "") -> str:
+    """``text`` with echoed fence tags, and the prompt's bare ``nonce`` in brackets, replaced
+    by ``repl`` (other bracketed words, "[cafe]", are left alone)."""
+    text = FENCE_ECHO.sub(repl, text)
+    return text.replace(f"[{nonce}]", repl) if nonce else text
+
+
 # A space left before punctuation (often by a removed marker: "text [9] ." → "text .") goes.
 # CJK punctuation never starts a token, so the space before it always goes; ASCII punctuation
 # only when it ends the word (whitespace, end of text, or a closing bracket or quote follows),
@@ -61,6 +76,8 @@ class Checked:
     unsupported: list[str]
     attributed: list[int] = field(default_factory=list)
     """Source numbers ragline added to sentences the model left uncited."""
+    repointed: list[int] = field(default_factory=list)
+    """Source numbers ragline put in place of the model's (see :func:`_repoint`)."""
 
 
 def check_citations(
@@ -72,27 +89,28 @@ def check_citations(
     min_similarity: float = DEFAULT_SUPPORT_SIMILARITY,
     attribute: bool = False,
     question: str = "",
+    nonce: str = "",
 ) -> Checked:
     by_number = {s.number: s for s in sources}
     removed: list[int] = []
     attributed: list[int] = []
+    repointed: list[int] = []
 
     def keep_valid(match: re.Match[str]) -> str:
-        numbers = [int(n) for n in re.split(r"\s*[,，、]\s*", match.group(1))]
+        numbers = _numbers_in(match)
         valid = [n for n in numbers if n in by_number]
         removed.extend(n for n in numbers if n not in by_number)
         return "[" + ", ".join(map(str, valid)) + "]" if valid else ""
 
-    clean = MARKER.sub(keep_valid, FENCE_ECHO.sub("", text))
+    clean = MARKER.sub(keep_valid, without_echo(text, nonce))
     clean = _SPACE_BEFORE_PUNCT.sub(r"\1", clean).strip()
     if attribute and sources:
         clean, attributed = _attribute(clean, sources, min_overlap, question)
+        clean, repointed = _repoint(clean, sources, min_overlap, question)
     cited_numbers: list[int] = []
     unsupported: list[str] = []
     for sentence in (s.strip() for s in _SENTENCE.split(clean)):
-        numbers = [
-            int(n) for m in MARKER.finditer(sentence) for n in re.split(r"\s*,\s*", m.group(1))
-        ]
+        numbers = _marker_numbers(sentence)
         if not numbers:
             continue
         cited_numbers.extend(n for n in numbers if n not in cited_numbers)
@@ -101,10 +119,39 @@ def check_citations(
         if not _supported(claim, evidence, embed, min_overlap, min_similarity):
             unsupported.append(sentence)
     citations = [_citation(by_number[n], hits) for n in sorted(cited_numbers)]
-    return Checked(clean, citations, sorted(set(removed)), unsupported, attributed)
+    return Checked(clean, citations, sorted(set(removed)), unsupported, attributed, repointed)
+
+
+def _numbers_in(marker: re.Match[str]) -> list[int]:
+    """The source numbers one citation marker gives ("[1, 2]" → [1, 2])."""
+    return [int(n) for n in re.split(r"\s*[,，、]\s*", marker.group(1))]
+
+
+def _marker_numbers(text: str) -> list[int]:
+    """The source numbers of every citation marker in ``text``, in order."""
+    return [n for m in MARKER.finditer(text) for n in _numbers_in(m)]
 
 
 _END = re.compile(r"([.!?。！？；:：]*)\s*$")
+
+
+def _each_sentence(
+    text: str, change: Callable[[str], tuple[str, int | None]]
+) -> tuple[str, list[int]]:
+    """``text`` with every sentence outside code blocks passed through ``change`` (which
+    returns the new sentence and the source number it put in, or None), and those numbers."""
+    out: list[str] = []
+    numbers: list[int] = []
+    for i, segment in enumerate(_CODE_BLOCK.split(text)):
+        if i % 2:  # a fenced code block
+            out.append(segment)
+            continue
+        for piece in _SPLIT.split(segment):
+            new, number = change(piece)
+            out.append(new)
+            if number is not None:
+                numbers.append(number)
+    return "".join(out), sorted(set(numbers))
 
 
 def _attribute(
@@ -115,26 +162,61 @@ def _attribute(
     (:func:`_holding`). Code blocks are left as they are."""
     source_terms = [(s.number, terms(s.text)) for s in sources]
     source_texts = [(s.number, s.text.casefold()) for s in sources]
-    added: list[int] = []
-    out: list[str] = []
-    for i, segment in enumerate(_CODE_BLOCK.split(text)):
-        if i % 2:  # a fenced code block
-            out.append(segment)
-            continue
-        for piece in _SPLIT.split(segment):
-            claim = terms(piece)
-            best = None
-            if piece.strip() and not MARKER.search(piece) and claim:
-                best = _supporting(claim, source_terms, min_overlap)
-                if best is None:
-                    best = _holding(_code_terms(piece, question), source_texts)
-            if best is None:
-                out.append(piece)
-                continue
-            body = _END.sub("", piece)
-            out.append(f"{body} [{best}]{piece[len(body) :]}")
-            added.append(best)
-    return "".join(out), sorted(set(added))
+
+    def attribute(piece: str) -> tuple[str, int | None]:
+        claim = terms(piece)
+        if not piece.strip() or MARKER.search(piece) or not claim:
+            return piece, None
+        best = _supporting(claim, source_terms, min_overlap)
+        if best is None:
+            best = _holding(_code_terms(piece, question), source_texts)
+        if best is None:
+            return piece, None
+        body = _END.sub("", piece)
+        return f"{body} [{best}]{piece[len(body) :]}", best
+
+    return _each_sentence(text, attribute)
+
+
+def _repoint(
+    text: str, sources: Sequence[PackedSource], min_overlap: float, question: str
+) -> tuple[str, list[int]]:
+    """A cited sentence whose own words (its content words the question does not give) are
+    under ``min_overlap`` in the sources it cites, and at least that share in another
+    source, cites the source holding most of them instead (ties to the better-ranked).
+
+    A cited source that holds a code-like name the sentence gives (:func:`_code_terms`)
+    keeps the citation whatever the words: Chinese sentences share generic character pairs
+    ("你可以通过", "以便重启后恢复") with many sources.
+
+    Measured offline on the gold sets' tune half (docs/benchmarks.md, "Answer quality"): the
+    1.5B model cited a neighbouring source for answers it had read from another one
+    (`PyObject_CallMethod()` cited to the descriptor guide, the Extending FAQ entry holding it
+    one source away)."""
+    asked = terms(question)
+    source_terms = [(s.number, terms(s.text)) for s in sources]
+    holds = dict(source_terms)
+    texts = {s.number: s.text.casefold() for s in sources}
+
+    def repoint(piece: str) -> tuple[str, int | None]:
+        numbers = [n for n in _marker_numbers(piece) if n in holds]
+        own = terms(MARKER.sub("", piece)) - asked
+        if not numbers or not own:
+            return piece, None
+        names = [t.casefold() for t in _code_terms(piece, question)]
+        if any(name in texts[n] for name in names for n in numbers):
+            return piece, None  # a cited source gives the name the sentence gives
+        cited = set().union(*(holds[n] for n in numbers))
+        if len(own & cited) / len(own) >= min_overlap:
+            return piece, None
+        best = _supporting(own, source_terms, min_overlap)
+        if best is None or best in numbers:
+            return piece, None
+        first = iter([f"[{best}]"])
+        moved = MARKER.sub(lambda _m: next(first, ""), piece)
+        return _SPACE_BEFORE_PUNCT.sub(r"\1", moved), best
+
+    return _each_sentence(text, repoint)
 
 
 def _supporting(

@@ -229,7 +229,7 @@ class Answerer:
             # the model says the sources found do not hold the answer
             return self._unanswered(turn, base, deltas, prompt, context_found=True)
         instructions = [m.content for m in prompt.messages if m.role == "system"]
-        guard = StreamGuard(prompt.example_texts, instructions)
+        guard = StreamGuard(prompt.example_texts, instructions, prompt.nonce)
 
         def guarded(piece: str) -> None:
             if deltas is not None and (shown := guard.feed(piece)):
@@ -248,7 +248,12 @@ class Answerer:
         language = self._language(turn)
         text, refused = (
             made.text,
-            problem(made.text, examples=prompt.example_texts, instructions=instructions),
+            problem(
+                made.text,
+                examples=prompt.example_texts,
+                instructions=instructions,
+                nonce=prompt.nonce,
+            ),
         )
         extract = extractive_answer(turn.standalone, prompt.sources, language)
         if refused is None and says_not_found(made.text):
@@ -299,6 +304,7 @@ class Answerer:
             uncited=uncited,
             extractive_answer=extract.text if uncited and extract else None,
             attributed=checked.attributed,
+            repointed=checked.repointed,
             sources=[source_entry(s) for s in prompt.sources],
         )
 
@@ -375,6 +381,7 @@ class Answerer:
                 min_similarity=support_similarity(embedder.model_id),
                 attribute=attribute,
                 question=turn.standalone,
+                nonce=prompt.nonce,
             )
 
     # -- helpers --------------------------------------------------------------------------

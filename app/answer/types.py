@@ -99,6 +99,9 @@ class Answer:
     attributed: list[int] = field(default_factory=list)
     """Citation numbers ragline added to sentences the model left uncited (the source that
     holds most of the sentence's content words)."""
+    repointed: list[int] = field(default_factory=list)
+    """Citation numbers ragline put in place of the model's: the sentence's own words (those
+    the question does not give) are in that source, not in the one the model cited."""
     sources: list[dict[str, Any]] = field(default_factory=list)
     """Every source the model was given (number, document, file, page, snippet), cited or
     not, so a client can always show what the answer was based on."""

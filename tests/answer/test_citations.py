@@ -161,3 +161,98 @@ def test_support_by_similarity_follows_the_collections_embedder() -> None:
             text, PACKED, HITS, embed, min_similarity=support_similarity(model_id)
         )
         assert checked.unsupported == unsupported, model_id
+
+
+# -- re-pointing a citation to the source that holds the sentence's own words ----------------
+REPOINT = numbered(
+    "A method is a function on some object x that you call as x.name(arguments).",
+    "Functions stored in class dictionaries get turned into methods when invoked.",
+    "The PyObject_CallMethod() function can be used to call an arbitrary method of an object.",
+)
+ASKED = "Which C function calls a method of a Python object?"
+
+
+def test_a_citation_moves_to_the_source_holding_the_sentences_own_words() -> None:
+    checked = check_citations(
+        "The C function `PyObject_CallMethod()` calls a method of a Python object [2].",
+        *REPOINT,
+        attribute=True,
+        question=ASKED,
+    )
+    assert checked.text == (
+        "The C function `PyObject_CallMethod()` calls a method of a Python object [3]."
+    )
+    assert checked.repointed == [3] and [c.number for c in checked.citations] == [3]
+    assert checked.attributed == []
+
+
+def test_a_citation_whose_source_holds_the_own_words_stays() -> None:
+    right = check_citations(
+        "PyObject_CallMethod() calls an arbitrary method [3].",
+        *REPOINT,
+        attribute=True,
+        question=ASKED,
+    )
+    assert right.text.endswith("[3].") and right.repointed == []
+    # several markers: any cited source holding the words keeps them all
+    both = check_citations(
+        "PyObject_CallMethod() calls an arbitrary method [2, 3].",
+        *REPOINT,
+        attribute=True,
+        question=ASKED,
+    )
+    assert both.repointed == [] and [c.number for c in both.citations] == [2, 3]
+
+
+def test_the_questions_own_words_do_not_keep_a_wrong_citation() -> None:
+    """The sentence repeats the question (method, object, call): only its new words count."""
+    checked = check_citations(
+        "You call a method of an object with PyObject_CallMethod() [1].",
+        *REPOINT,
+        attribute=True,
+        question="How do I call a method of an object from C?",
+    )
+    assert checked.text == "You call a method of an object with PyObject_CallMethod() [3]."
+    assert checked.repointed == [3]
+
+
+def test_no_source_holding_the_words_leaves_the_model_citation() -> None:
+    """An answer from the model's own knowledge keeps its citation (and is flagged
+    unsupported by the usual check) rather than being moved at random."""
+    checked = check_citations(
+        "Use PyRun_SimpleString() for that [1].", *REPOINT, attribute=True, question=ASKED
+    )
+    assert checked.repointed == [] and checked.text.endswith("[1].")
+
+
+def test_repointing_is_off_without_attribution_and_skips_code_blocks() -> None:
+    text = "The C function `PyObject_CallMethod()` calls a method of a Python object [2]."
+    assert check_citations(text, *REPOINT, question=ASKED).text == text
+    block = "```c\nPyObject_CallMethod(obj, name) [2]\n```"
+    kept = check_citations(block, *REPOINT, attribute=True, question=ASKED)
+    assert kept.text == block and kept.repointed == []
+
+
+def test_the_prompts_nonce_echoed_in_brackets_goes_other_brackets_stay() -> None:
+    checked = check_citations(
+        "APT installs packages [1] [7d80]. See [cafe].", PACKED, HITS, nonce="7d80"
+    )
+    assert checked.text == "APT installs packages [1]. See [cafe]."
+    echoed_tag = check_citations('<source-7d80 n="1"> APT installs packages [1]', PACKED, HITS)
+    assert echoed_tag.text == "APT installs packages [1]"
+
+
+def test_a_cited_source_giving_the_sentences_name_keeps_the_citation() -> None:
+    """Shared generic words elsewhere do not move a citation whose source gives the name."""
+    packed, hits = numbered(
+        "Save the rules with iptables-save and load them with iptables-restore.",
+        "You can restore the previous state after a reboot so that it is kept.",
+    )
+    checked = check_citations(
+        "You can keep the state after a reboot with `iptables-save` [1].",
+        packed,
+        hits,
+        attribute=True,
+        question="How do I keep firewall rules?",
+    )
+    assert checked.repointed == [] and checked.text.endswith("[1].")
