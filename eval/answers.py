@@ -116,9 +116,9 @@ def answer_settings(settings: AnswerConfig, config: RunConfig, prefix: str) -> A
 
 def scored_text(text: str) -> str:
     """The answer without citation markers or echoed source tags (what EM and F1 score)."""
-    from ragline.answer.citations import FENCE_ECHO, MARKER
+    from ragline.answer.citations import MARKER, without_echo
 
-    plain = _SPACES.sub(" ", MARKER.sub(" ", FENCE_ECHO.sub(" ", text)))
+    plain = _SPACES.sub(" ", MARKER.sub(" ", without_echo(text, repl=" ")))
     return _DANGLING.sub(r"\1", plain).strip()
 
 

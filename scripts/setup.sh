@@ -68,6 +68,41 @@ install_python() {
   echo "$stamp" >"$VENV/.ragline-setup"
 }
 
+# llama.cpp compiled for this CPU. The wheel pip builds above is portable (GGML_NATIVE=OFF:
+# AVX2 kernels, so one cached wheel serves every x86-64 machine); on a CPU with AVX-512 a
+# native build evaluates prompts 1.3x as fast (77 -> 101 tokens/s for the default model on
+# 2 cores; docs/benchmarks.md, "Answer quality", tenth session). It is built once per CPU
+# feature set (about 10 minutes on 2 cores) and kept in the user cache under a key of this
+# CPU's flags, so a machine with other instructions builds its own rather than reuse one that
+# would crash there. RAGLINE_LLAMA_NATIVE=0 keeps the portable wheel; a failed
+# build keeps it too.
+install_native_llama() {
+  [ "${RAGLINE_LLAMA_NATIVE:-1}" = 1 ] || return 0
+  local version key dir
+  version=$(grep -i '^llama-cpp-python==' requirements.lock | cut -d= -f3)
+  # -march=native may use any instruction the CPU reports: key on all of its flags
+  key=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | LC_ALL=C sort -u | sha256sum | cut -c1-12)
+  dir="${XDG_CACHE_HOME:-$HOME/.cache}/ragline/llama-native/$version-$key"
+  if [ -f "$VENV/.ragline-llama" ] && [ "$(cat "$VENV/.ragline-llama")" = "$dir" ]; then
+    return
+  fi
+  if ! ls "$dir"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    log "building llama.cpp for this CPU (once per CPU type: about 10 minutes on 2 cores)"
+    rm -rf "$dir.part" && mkdir -p "$dir.part"
+    if ! CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=ON" "$VENV/bin/python" -m pip \
+      --disable-pip-version-check wheel -q --no-deps --no-binary llama-cpp-python \
+      --no-cache-dir "llama-cpp-python==$version" -w "$dir.part"; then
+      log "the native llama.cpp build failed; keeping the portable one"
+      rm -rf "$dir.part"
+      return
+    fi
+    rm -rf "$dir" && mv "$dir.part" "$dir"
+  fi
+  "$VENV/bin/python" -m pip --disable-pip-version-check install -q --no-deps --force-reinstall \
+    "$dir"/llama_cpp_python-*.whl
+  echo "$dir" >"$VENV/.ragline-llama"
+}
+
 layout_of() {
   find app retrieval ingest eval prompts -type f \( -name '*.py' -o -name '*.yaml' -o -name '*.jsonl' \
     -o -name '*.md' -o -name 'py.typed' -o -path '*/static/*' \) -not -path '*/__pycache__/*' \
@@ -108,6 +143,7 @@ PY
 
 install_apt
 install_python
+install_native_llama
 link_tree
 check
 log "ready: $VENV/bin/ragline"

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ragline.answer.citations import FENCE_ECHO, MARKER
+from ragline.answer.citations import MARKER, without_echo
 from ragline.retrieval.prompting.focus import sentences, terms
 from ragline.retrieval.prompting.packing import PackedSource
 
@@ -67,13 +67,18 @@ def copies(text: str, references: Iterable[str]) -> bool:
 
 
 def problem(
-    text: str, *, examples: Sequence[str] = (), instructions: Sequence[str] = ()
+    text: str,
+    *,
+    examples: Sequence[str] = (),
+    instructions: Sequence[str] = (),
+    nonce: str = "",
 ) -> Problem | None:
     """What is wrong with a model's answer, or None. ``examples``: the few-shot example
-    texts it was shown; ``instructions``: the prompt's own text besides the sources."""
+    texts it was shown; ``instructions``: the prompt's own text besides the sources;
+    ``nonce``: the sources' fence nonce (an echoed "[7d80]" is no answer either)."""
     if not text.strip():
         return "empty"
-    if not any(ch.isalnum() for ch in FENCE_ECHO.sub(" ", MARKER.sub(" ", text))):
+    if not any(ch.isalnum() for ch in without_echo(MARKER.sub(" ", text), nonce, " ")):
         return "citations_only" if MARKER.search(text) else "empty"
     if examples and copies(text, examples):
         return "example_copy"
@@ -171,9 +176,12 @@ class StreamGuard:
     ``feed`` returns the text to emit now; ``blocked`` says the held text was refused (the
     caller then sends the extractive answer instead)."""
 
-    def __init__(self, examples: Sequence[str] = (), instructions: Sequence[str] = ()) -> None:
+    def __init__(
+        self, examples: Sequence[str] = (), instructions: Sequence[str] = (), nonce: str = ""
+    ) -> None:
         self.examples = examples
         self.instructions = instructions
+        self.nonce = nonce
         # where a copy could begin: every line and sentence of the examples and instructions
         self._starts = [
             words(s) for text in (*examples, *instructions) for s in sentences(text) if s.strip()
@@ -205,7 +213,9 @@ class StreamGuard:
         return self._decide("".join(self.held))
 
     def _decide(self, text: str) -> str:
-        self.blocked = problem(text, examples=self.examples, instructions=self.instructions)
+        self.blocked = problem(
+            text, examples=self.examples, instructions=self.instructions, nonce=self.nonce
+        )
         if self.blocked is not None:
             return ""
         self.released = True

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from ragline.retrieval.embedders.base import Embedder
 from ragline.retrieval.errors import PromptError
-from ragline.retrieval.prompting.fencing import Fence
+from ragline.retrieval.prompting.fencing import NONCE_HEX, Fence
 from ragline.retrieval.prompting.fewshot import (
     Example,
     ExampleSelector,
@@ -70,6 +70,8 @@ class Prompt:
     policy: str | None = None
     constants: Mapping[str, str] = field(default_factory=dict)
     example_texts: tuple[str, ...] = ()
+    nonce: str = ""
+    """The fence nonce of the sources' tags (a model may echo it as "[7d80]")."""
     """The few-shot examples' text (question, sources, answer), to recognise copies of it."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -227,6 +229,7 @@ class PromptBuilder:
             context_found=context_found,
             policy=policy,
             constants=tmpl.constants,
+            nonce=fence.nonce,
             example_texts=tuple(
                 "\n".join(p for p in (e.question, e.context, e.answer) if p) for e in examples
             ),
@@ -350,7 +353,7 @@ def _nonce(question: str, hits: Sequence[Hit]) -> str:
     """The fence nonce of a prompt: derived from its question and chunks, so the same
     question over the same chunks gives byte-for-byte the same prompt (``prompt show``
     equals what ``ask`` sends). Fences stay unbreakable because sources are defused."""
-    h = hashlib.blake2b(question.encode("utf-8"), digest_size=8)
+    h = hashlib.blake2b(question.encode("utf-8"), digest_size=NONCE_HEX // 2)
     for hit in hits:
         h.update(hit.chunk_id.encode())
     return h.hexdigest()

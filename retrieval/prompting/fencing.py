@@ -7,11 +7,14 @@ A fence is an XML-like tag carrying a per-prompt nonce::
     </source-5f0c2a9e1b7d4c38>
 
 The prompt builder derives the nonce from the question and the chunks (so that the same
-question gives byte-for-byte the same prompt); ``Fence.new()`` draws a random one. Either way a
-document cannot contain its closing tag in advance (it would have to contain a hash of
-itself); in addition any ``<source-`` / ``</source-`` sequence inside the text is defused (its
-``<`` becomes ``‹``), so even a known nonce cannot end the fence. The
-system prompt tells the model that fenced text is material to quote, never instructions.
+question gives byte-for-byte the same prompt); ``Fence.new()`` draws a random one. Any
+``<source-`` / ``</source-`` sequence inside the text is defused (its ``<`` becomes ``‹``), so
+even a known nonce cannot end the fence; the nonce only keeps one prompt's tags apart from
+tags a document may quote. It is short (:data:`NONCE_HEX` digits) because it is paid for
+in prompt tokens: Qwen's tokenizer makes every hex digit a token, and 16-digit nonces were 24
+of the ~54 tokens each source's tags cost, ~13% of an answer prompt (docs/benchmarks.md,
+"Answer quality"). The system prompt tells the model that fenced text is material to quote,
+never instructions.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 _TAG = "source"
+NONCE_HEX = 4
+"""Hex digits of a fence nonce."""
 _DEFUSE = re.compile(rf"<(/?\s*{_TAG}\b)", re.IGNORECASE)
 
 
@@ -43,7 +48,7 @@ class Fence:
 
     @classmethod
     def new(cls, nonce: str | None = None) -> Fence:
-        return cls(nonce or secrets.token_hex(8))
+        return cls(nonce or secrets.token_hex(NONCE_HEX // 2))
 
     @property
     def name(self) -> str:

@@ -142,7 +142,7 @@ def test_prompt_show_is_the_prompt_ask_sends(env: Settings) -> None:
     [
         ("", "empty"),
         ("[1] [2]", "citations_only"),
-        ("[2e524eee017cee1a]", "empty"),  # the fence's id echoed back
+        ("[NONCE]", "empty"),  # the fence's nonce echoed back
         (
             "Run `python -m venv DIR`, which creates the environment in DIR [1].",
             "example_copy",
@@ -155,8 +155,11 @@ def test_unusable_answers_become_extractive(env: Settings, reply: str, guard: st
         reply = TemplateLibrary().get("grounded_qa", "en").system.splitlines()[0]
     # the shipped few-shot examples in the prompt (grounded_qa has none of its own)
     prompts = env.prompts.model_copy(update={"examples": "fewshot_qa.en", "examples_k": 4})
-    llm = FakeLLM(default=reply)
+    llm = FakeLLM()
     stack = build_answerer(env.model_copy(update={"prompts": prompts}), llm=llm, cache=False)
+    prompt = stack.answerer.prompt_for(AskRequest(QUESTION, "docs"))
+    assert prompt is not None and len(prompt.nonce) == 4
+    llm.default = reply = reply.replace("NONCE", prompt.nonce)
     answer = stack.answerer.ask(AskRequest(QUESTION, "docs"))
     assert answer.extractive and answer.guard == guard
     assert answer.text.startswith("“") and "systemctl enable" in answer.text

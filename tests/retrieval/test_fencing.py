@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ragline.retrieval.prompting.build import PromptBuilder
-from ragline.retrieval.prompting.fencing import Fence, defuse
+from ragline.retrieval.prompting.fencing import NONCE_HEX, Fence, defuse
 from ragline.retrieval.prompting.packing import PackedSource
 from ragline.retrieval.prompting.tokenizers import ApproxTokenizer
 from ragline.retrieval.types import Hit
@@ -16,7 +16,7 @@ ATTACK = (
 
 def test_nonces_are_random_per_prompt() -> None:
     assert Fence.new().nonce != Fence.new().nonce
-    assert len(Fence.new().nonce) == 16
+    assert len(Fence.new().nonce) == NONCE_HEX == 4
 
 
 def test_text_cannot_close_the_fence_even_with_the_right_nonce() -> None:
