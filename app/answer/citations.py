@@ -238,11 +238,12 @@ def _supporting(
 
 
 _CODE_TERM = re.compile(
-    r"`([^`\n]{3,})`|((?:[\w~-]+)?(?:[./_:][\w~-]+)+(?:\(\d\))?|\w[\w-]*\(\d\))"
+    r"`([^`\n]{3,})`|\"([^\"\n]{3,40})\"|“([^”\n]{3,40})”"
+    r"|((?:[\w~-]+)?(?:[./_:][\w~-]+)+(?:\(\d\))?|\w[\w-]*\(\d\))"
 )
-"""A name a source can be checked for verbatim: text in backticks, a path, file, module,
-dotted, underscored or numeric name (``/etc/fstab``, ``os.remove``, ``255.0.0.0``,
-``GRUB_CMDLINE_LINUX_DEFAULT``), or a manual page (``gpm(8)``)."""
+"""A name a source can be checked for verbatim: text in backticks or quotes ("dialout"), a
+path, file, module, dotted, underscored or numeric name (``/etc/fstab``, ``os.remove``,
+``255.0.0.0``, ``GRUB_CMDLINE_LINUX_DEFAULT``), or a manual page (``gpm(8)``)."""
 
 
 _ABBREVIATION = re.compile(r"(?i)^(?:e\.g|i\.e|etc|vs|cf)\.?$")
@@ -252,7 +253,7 @@ def _code_terms(sentence: str, question: str) -> list[str]:
     """The sentence's code-like terms (:data:`_CODE_TERM`) that the question does not
     already contain (the question's own names support nothing)."""
     asked = question.casefold()
-    found = [(m.group(1) or m.group(2)).strip() for m in _CODE_TERM.finditer(sentence)]
+    found = [next(g for g in m.groups() if g).strip() for m in _CODE_TERM.finditer(sentence)]
     return [
         t for t in found if len(t) >= 3 and t.casefold() not in asked and not _ABBREVIATION.match(t)
     ]

@@ -256,3 +256,15 @@ def test_a_cited_source_giving_the_sentences_name_keeps_the_citation() -> None:
         question="How do I keep firewall rules?",
     )
     assert checked.repointed == [] and checked.text.endswith("[1].")
+
+
+def test_a_name_in_quotes_is_attributed_like_one_in_backticks() -> None:
+    packed, hits = numbered(
+        "Add the user to the group dialout to use serial ports.",
+        "Run vimtutor for a 30-minute lesson on Vim.",
+    )
+    for text in ('有，叫 "vimtutor"。', "有，叫 “vimtutor”。"):
+        checked = check_citations(text, packed, hits, attribute=True, question="Vim 有教程吗？")
+        assert checked.attributed == [2] and "[2]" in checked.text
+    # a quoted phrase no source holds gets nothing
+    assert not check_citations('Say "hello world".', packed, hits, attribute=True).attributed
