@@ -78,7 +78,7 @@ def problem(
     ``nonce``: the sources' fence nonce (an echoed "[7d80]" is no answer either)."""
     if not text.strip():
         return "empty"
-    if not any(ch.isalnum() for ch in without_echo(MARKER.sub(" ", text), nonce, " ")):
+    if not any(ch.isalnum() for ch in MARKER.sub(" ", without_echo(text, nonce, " "))):
         return "citations_only" if MARKER.search(text) else "empty"
     if examples and copies(text, examples):
         return "example_copy"

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from ragline.retrieval.embedders.base import Embedder
 from ragline.retrieval.errors import PromptError
-from ragline.retrieval.prompting.fencing import NONCE_HEX, Fence
+from ragline.retrieval.prompting.fencing import NONCE_HEX, Fence, nonce_of
 from ragline.retrieval.prompting.fewshot import (
     Example,
     ExampleSelector,
@@ -356,4 +356,4 @@ def _nonce(question: str, hits: Sequence[Hit]) -> str:
     h = hashlib.blake2b(question.encode("utf-8"), digest_size=NONCE_HEX // 2)
     for hit in hits:
         h.update(hit.chunk_id.encode())
-    return h.hexdigest()
+    return nonce_of(h.hexdigest())

@@ -27,7 +27,16 @@ from typing import Protocol
 
 _TAG = "source"
 NONCE_HEX = 4
-"""Hex digits of a fence nonce."""
+"""Hex digits of a fence nonce (the first always a letter, see :func:`nonce_of`)."""
+
+
+def nonce_of(digest_hex: str) -> str:
+    """A nonce from hex digits: the first :data:`NONCE_HEX` of them, the first made a letter
+    (a-f), so that no nonce reads as a citation number ("[1234]")."""
+    head = digest_hex[:NONCE_HEX]
+    return "abcdef"[int(head[0], 16) % 6] + head[1:]
+
+
 _DEFUSE = re.compile(rf"<(/?\s*{_TAG}\b)", re.IGNORECASE)
 
 
@@ -48,7 +57,7 @@ class Fence:
 
     @classmethod
     def new(cls, nonce: str | None = None) -> Fence:
-        return cls(nonce or secrets.token_hex(NONCE_HEX // 2))
+        return cls(nonce or nonce_of(secrets.token_hex(NONCE_HEX // 2)))
 
     @property
     def name(self) -> str:

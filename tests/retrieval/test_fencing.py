@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ragline.retrieval.prompting.build import PromptBuilder
-from ragline.retrieval.prompting.fencing import NONCE_HEX, Fence, defuse
+from ragline.retrieval.prompting.fencing import NONCE_HEX, Fence, defuse, nonce_of
 from ragline.retrieval.prompting.packing import PackedSource
 from ragline.retrieval.prompting.tokenizers import ApproxTokenizer
 from ragline.retrieval.types import Hit
@@ -15,8 +15,18 @@ ATTACK = (
 
 
 def test_nonces_are_random_per_prompt() -> None:
-    assert Fence.new().nonce != Fence.new().nonce
+    assert len({Fence.new().nonce for _ in range(20)}) > 1
     assert len(Fence.new().nonce) == NONCE_HEX == 4
+
+
+def test_a_nonce_never_reads_as_a_citation_number() -> None:
+    """All-digit hex ("1234") would look like the marker [1234]: the first digit is a letter."""
+    assert nonce_of("1234abcd") == "b234" and nonce_of("f00d") == "d00d"
+    builder = PromptBuilder(ApproxTokenizer(4096), answer_tokens=256)
+    hit = [Hit("c1", "d1", "Some text.", 1.0, {"source": "/docs/a.txt", "position": 0})]
+    nonces = {builder.build(f"Question {i}?", hit).nonce for i in range(200)}
+    assert len(nonces) > 100 and all(n[0] in "abcdef" and len(n) == 4 for n in nonces)
+    assert all(Fence.new().nonce[0] in "abcdef" for _ in range(100))
 
 
 def test_text_cannot_close_the_fence_even_with_the_right_nonce() -> None:
