@@ -11,7 +11,9 @@ filters; ``ragline.retrieval.k`` sources per answer), and turns each answer into
 - ``cited``: the corpus ids of the cited documents, mapped back through the file names of the
   materialised corpus exactly as retrieval hits are (:func:`ragline.eval.datasets.corpus_id`);
 - ``not_found``: the answer says "Not found in the documents." (any language the pipeline
-  writes it in), whether the no-context policy or the model said it.
+  writes it in), whether the no-context policy or the model said it;
+- ``attributed`` / ``repointed``: the citation numbers ragline added to sentences the model
+  left uncited, or put in place of the model's (:mod:`ragline.answer.citations`).
 
 **Cache hit rate.** With the answer cache enabled, every question is asked a second time after
 the first pass; ``cache_hit`` says whether that repeated question was served from the cache.
@@ -168,6 +170,8 @@ def make_record(
             {"number": c.number, "document": corpus_id(c.file_name or c.source, stems)}
             for c in (answer.citations if answer is not None else [])
         ],
+        "attributed": list(answer.attributed) if answer is not None else [],
+        "repointed": list(answer.repointed) if answer is not None else [],
         "expected_answers": list(dataset.answers.get(qid, ())),
         "expected_sources": [d for d, g in judged.items() if g > 0],
         "answerable": answerable,
