@@ -31,18 +31,13 @@ def link_default_model(data_dir: Path) -> None:
         shared = resolve_model(LLMSettings(), MODELS_DIR).path
     except LLMUnavailable:
         return  # the app will say so itself
-    target = data_dir / "models" / shared.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for src, dst in ((shared, target), *_markers(shared, target)):
-        if dst.exists():
+    folder = data_dir / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in (shared.name, shared.name + ".sha256"):
+        src, dst = shared.with_name(name), folder / name
+        if dst.exists() or not src.is_file():
             continue
         try:
             os.link(src, dst)
         except OSError:  # another file system
             shutil.copyfile(src, dst)
-
-
-def _markers(shared: Path, target: Path) -> list[tuple[Path, Path]]:
-    name = shared.name + ".sha256"
-    marker = shared.with_name(name)
-    return [(marker, target.with_name(name))] if marker.is_file() else []

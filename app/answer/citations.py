@@ -105,8 +105,9 @@ def check_citations(
     clean = MARKER.sub(keep_valid, without_echo(text, nonce))
     clean = _SPACE_BEFORE_PUNCT.sub(r"\1", clean).strip()
     if attribute and sources:
-        clean, attributed = _attribute(clean, sources, min_overlap, question)
-        clean, repointed = _repoint(clean, sources, min_overlap, question)
+        held = _Held.of(sources)
+        clean, attributed = _attribute(clean, held, min_overlap, question)
+        clean, repointed = _repoint(clean, held, min_overlap, question)
     cited_numbers: list[int] = []
     unsupported: list[str] = []
     for sentence in (s.strip() for s in _SENTENCE.split(clean)):
@@ -154,14 +155,27 @@ def _each_sentence(
     return "".join(out), sorted(set(numbers))
 
 
-def _attribute(
-    text: str, sources: Sequence[PackedSource], min_overlap: float, question: str
-) -> tuple[str, list[int]]:
+@dataclass(frozen=True)
+class _Held:
+    """What each source holds, computed once per answer: its content words and its
+    casefolded text, by source number in rank order."""
+
+    terms: list[tuple[int, set[str]]]
+    texts: list[tuple[int, str]]
+
+    @classmethod
+    def of(cls, sources: Sequence[PackedSource]) -> _Held:
+        return cls(
+            [(s.number, terms(s.text)) for s in sources],
+            [(s.number, s.text.casefold()) for s in sources],
+        )
+
+
+def _attribute(text: str, held: _Held, min_overlap: float, question: str) -> tuple[str, list[int]]:
     """Each sentence without a marker gets the number of the source that supports it
     (:func:`_supporting`), else of the source holding its code-like terms
     (:func:`_holding`). Code blocks are left as they are."""
-    source_terms = [(s.number, terms(s.text)) for s in sources]
-    source_texts = [(s.number, s.text.casefold()) for s in sources]
+    source_terms, source_texts = held.terms, held.texts
 
     def attribute(piece: str) -> tuple[str, int | None]:
         claim = terms(piece)
@@ -178,9 +192,7 @@ def _attribute(
     return _each_sentence(text, attribute)
 
 
-def _repoint(
-    text: str, sources: Sequence[PackedSource], min_overlap: float, question: str
-) -> tuple[str, list[int]]:
+def _repoint(text: str, held: _Held, min_overlap: float, question: str) -> tuple[str, list[int]]:
     """A cited sentence whose own words (its content words the question does not give) are
     under ``min_overlap`` in the sources it cites, and at least that share in another
     source, cites the source holding most of them instead (ties to the better-ranked).
@@ -194,9 +206,8 @@ def _repoint(
     (`PyObject_CallMethod()` cited to the descriptor guide, the Extending FAQ entry holding it
     one source away)."""
     asked = terms(question)
-    source_terms = [(s.number, terms(s.text)) for s in sources]
-    holds = dict(source_terms)
-    texts = {s.number: s.text.casefold() for s in sources}
+    source_terms = held.terms
+    holds, texts = dict(held.terms), dict(held.texts)
 
     def repoint(piece: str) -> tuple[str, int | None]:
         numbers = [n for n in _marker_numbers(piece) if n in holds]

@@ -70,9 +70,9 @@ class Prompt:
     policy: str | None = None
     constants: Mapping[str, str] = field(default_factory=dict)
     example_texts: tuple[str, ...] = ()
-    nonce: str = ""
-    """The fence nonce of the sources' tags (a model may echo it as "[7d80]")."""
     """The few-shot examples' text (question, sources, answer), to recognise copies of it."""
+    nonce: str = ""
+    """The fence nonce of the sources' tags (a model may echo it as "[d7e0]")."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -2,9 +2,9 @@
 
 A fence is an XML-like tag carrying a per-prompt nonce::
 
-    <source-5f0c2a9e1b7d4c38 n="1" origin="guide.pdf" page="3">
+    <source-d7e0 n="1" origin="guide.pdf" page="3">
     ...document text...
-    </source-5f0c2a9e1b7d4c38>
+    </source-d7e0>
 
 The prompt builder derives the nonce from the question and the chunks (so that the same
 question gives byte-for-byte the same prompt); ``Fence.new()`` draws a random one. Any

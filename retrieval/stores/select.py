@@ -2,8 +2,8 @@
 
 Order: ``torch`` (torch sees CUDA: exact search, the fastest for the one to 64 questions a
 server searches at a time; docs/benchmarks.md "GPU search"), then ``faiss-gpu`` (a FAISS built
-with GPU support that sees a GPU), then ``faiss`` on the CPU. ``open_auto`` also falls back when a backend turns out
-not to fit (e.g. the vectors do not fit in free GPU memory).
+with GPU support that sees a GPU), then ``faiss`` on the CPU. ``open_auto`` also falls back
+when a backend turns out not to fit (e.g. the vectors do not fit in free GPU memory).
 """
 
 from __future__ import annotations

@@ -2,11 +2,11 @@
 
 Same files as FaissStore (the SQLite sidecar is the truth; no index file of its own), so a
 store written by one opens with the other. On CUDA vectors are kept in fp32 (exact) while
-twice the collection fits in free GPU memory, else in fp16 (``auto``; fp16 or bf16 on request),
-and scores are merged in fp32; on the CPU everything is fp32. Queries go in batches and the corpus
-in blocks, each block's top-k merged into a running top-k, so memory for scores stays at
-``query_batch x block_size`` whatever N is. Filters mask the disallowed rows of each block
-before its top-k.
+twice the collection fits in free GPU memory, else in fp16 (``auto``; fp16 or bf16 on
+request), and scores are merged in fp32; on the CPU everything is fp32. Queries go in batches
+and the corpus in blocks, each block's top-k merged into a running top-k, so memory for scores
+stays at ``query_batch x block_size`` whatever N is. Filters mask the disallowed rows of each
+block before its top-k.
 """
 
 from __future__ import annotations
