@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterator
 
 from ragline.ingest.elements import Element
 from ragline.ingest.parsing import Parsed
+from ragline.retrieval.keyword.tokenize import is_latin
 
 
 def is_cjk(char: str) -> bool:
@@ -32,7 +32,7 @@ def detect_language(text: str, sample: int = 20000) -> str:
         if is_cjk(char):
             cjk += 1
         elif char.isalpha():
-            if char.isascii() or unicodedata.name(char, "").startswith("LATIN"):
+            if is_latin(char):
                 latin += 1
             else:
                 other += 1

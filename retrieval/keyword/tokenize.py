@@ -238,6 +238,11 @@ def reads_english(words: Iterable[str]) -> bool:
     return not (other > english and other >= enough)
 
 
+def is_latin(char: str) -> bool:
+    """Whether ``char`` is an ASCII or Latin-script character."""
+    return char.isascii() or unicodedata.name(char, "").startswith("LATIN")
+
+
 def bigrams(run: str) -> list[str]:
     """Overlapping character pairs; a single character stays itself."""
     if len(run) < 2:
