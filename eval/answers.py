@@ -13,7 +13,10 @@ filters; ``ragline.retrieval.k`` sources per answer), and turns each answer into
 - ``not_found``: the answer says "Not found in the documents." (any language the pipeline
   writes it in), whether the no-context policy or the model said it;
 - ``attributed`` / ``repointed``: the citation numbers ragline added to sentences the model
-  left uncited, or put in place of the model's (:mod:`ragline.answer.citations`).
+  left uncited, or put in place of the model's (:mod:`ragline.answer.citations`);
+- ``sources``: the corpus ids of every source the model was given, cited or not;
+- ``unknown_names``: the names the question gives that the collection never mentions, when
+  that is why the answer is "not found" (:mod:`ragline.retrieval.keyword.names`).
 
 **Cache hit rate.** With the answer cache enabled, every question is asked a second time after
 the first pass; ``cache_hit`` says whether that repeated question was served from the cache.
@@ -125,7 +128,7 @@ def scored_text(text: str) -> str:
 
 
 def says_not_found(text: str) -> bool:
-    from ragline.answer.pipeline import NOT_FOUND
+    from ragline.answer.routing import NOT_FOUND
 
     mine = am.normalise(text)
     return any(am.normalise(phrase) in mine for phrase in NOT_FOUND.values())
@@ -170,6 +173,11 @@ def make_record(
             {"number": c.number, "document": corpus_id(c.file_name or c.source, stems)}
             for c in (answer.citations if answer is not None else [])
         ],
+        "sources": [
+            corpus_id(s.get("file_name") or s.get("source", ""), stems)
+            for s in (answer.sources if answer is not None else [])
+        ],
+        "unknown_names": list(answer.unknown_names) if answer is not None else [],
         "attributed": list(answer.attributed) if answer is not None else [],
         "repointed": list(answer.repointed) if answer is not None else [],
         "expected_answers": list(dataset.answers.get(qid, ())),

@@ -7,7 +7,7 @@ they come. Build it with :func:`ragline.answer.build.build_answerer`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -25,7 +25,7 @@ from ragline.answer.request import (
     validate,
 )
 from ragline.answer.rewrite import condense, hypothetical
-from ragline.answer.routing import answer_language, resolve_mode, supported
+from ragline.answer.routing import answer_language, not_found_reply, resolve_mode, unsupported
 from ragline.answer.settings import AnswerConfig
 from ragline.answer.streaming import ThreadedStream
 from ragline.answer.turn import Observe, Turn, timer
@@ -37,8 +37,6 @@ from ragline.retrieval.collection import Collection
 from ragline.retrieval.prompting.build import Prompt, PromptBuilder
 from ragline.retrieval.prompting.templates import TemplateLibrary
 from ragline.retrieval.retrievers import search
-
-NOT_FOUND = {"en": "Not found in the documents.", "zh": "文档中没有找到相关内容。"}
 
 
 class Collections(Protocol):
@@ -132,7 +130,7 @@ class Answerer:
         if self._not_found(turn):
             return None
         prompt = self._prompt(turn)
-        return prompt if self._supported(turn, prompt) else None
+        return prompt if self._unsupported(turn, prompt) is None else None
 
     # -- the pipeline ---------------------------------------------------------------------
     def _start(self, request: AskRequest) -> Turn:
@@ -219,8 +217,9 @@ class Answerer:
         if self._not_found(turn):
             return self._unanswered(turn, base, deltas)
         prompt = self._prompt(turn)
-        if not self._supported(turn, prompt):
-            return self._unanswered(turn, base, deltas, prompt)
+        unknown = self._unsupported(turn, prompt)
+        if unknown is not None:
+            return self._unanswered(turn, base, deltas, prompt, unknown=unknown)
         if request.mode == "extractive":
             return self._quoted(turn, base, prompt, deltas)
         answerable = self._answerable(turn, prompt, cancel)
@@ -258,7 +257,7 @@ class Answerer:
         extract = extractive_answer(turn.standalone, prompt.sources, language)
         if refused is None and says_not_found(made.text):
             # the model's own "the documents do not say": the canonical reply, no citations
-            not_found = NOT_FOUND.get(language, NOT_FOUND["en"])
+            not_found = not_found_reply(language)
             if deltas is not None and not guard.released:
                 deltas(not_found)
             return replace(
@@ -275,7 +274,7 @@ class Answerer:
             )
         if refused is not None:
             # never return (or stream) an empty, citations-only or copied answer
-            text = extract.text if extract else NOT_FOUND.get(language, NOT_FOUND["en"])
+            text = extract.text if extract else not_found_reply(language)
         if deltas is not None:
             rest = guard.finish() if refused is None else ""
             if guard.blocked is not None or (refused is not None and not guard.released):
@@ -316,9 +315,11 @@ class Answerer:
         prompt: Prompt | None = None,
         *,
         context_found: bool = False,
+        unknown: Sequence[str] = (),
     ) -> Answer:
-        """ "Not found in the documents" (with the sources that were found, if any)."""
-        text = NOT_FOUND.get(self._language(turn), NOT_FOUND["en"])
+        """ "Not found in the documents" (with the sources that were found, if any, and the
+        names the question gives that the collection never mentions)."""
+        text = not_found_reply(self._language(turn), unknown)
         if deltas:
             deltas(text)
         return replace(
@@ -326,6 +327,7 @@ class Answerer:
             text=text,
             not_found=True,
             context_found=context_found,
+            unknown_names=list(unknown),
             timings_ms=turn.finish(),
             sources=[source_entry(s) for s in prompt.sources] if prompt else [],
         )
@@ -338,13 +340,14 @@ class Answerer:
         with timer(turn, "answerable_check", self.observe):
             return answerable_probability(self.llm, prompt, cancel)
 
-    def _supported(self, turn: Turn, prompt: Prompt) -> bool:
-        """Whether the sources speak of the question (always, under the "answer without
-        context" policy)."""
+    def _unsupported(self, turn: Turn, prompt: Prompt) -> list[str] | None:
+        """None when the sources speak of the question (always, under the "answer without
+        context" policy); else the names it gives that the collection never mentions, if
+        any (:func:`ragline.answer.routing.unsupported`)."""
         if turn.hits.policy != "not_found":
-            return True
-        limits = self.settings.answer.min_shared_terms
-        return supported(turn.standalone, prompt.sources, turn.collection.info.language, limits)
+            return None
+        with timer(turn, "support", self.observe):
+            return unsupported(turn.standalone, prompt.sources, turn.collection, self.settings)
 
     def _quoted(self, turn: Turn, base: Answer, prompt: Prompt, deltas: Deltas | None) -> Answer:
         """Extractive mode: no LLM; the answer quotes the sources' sentences that share
@@ -352,7 +355,7 @@ class Answerer:
         docs/benchmarks.md, "Answer quality", and a fast, always-faithful answer)."""
         language = self._language(turn)
         extract = extractive_answer(turn.standalone, prompt.sources, language)
-        text = NOT_FOUND.get(language, NOT_FOUND["en"]) if extract is None else extract.text
+        text = not_found_reply(language) if extract is None else extract.text
         if deltas is not None:
             deltas(text)
         checked = self._checked(turn, text, prompt, attribute=False)

@@ -6,10 +6,28 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ragline.answer.guard import support
-from ragline.answer.settings import QuotedLanguage
+from ragline.answer.settings import AnswerConfig, QuotedLanguage
 from ragline.answer.types import AnswerMode
 from ragline.ingest.language import detect_language
+from ragline.retrieval.collection import Collection
+from ragline.retrieval.keyword.names import unknown_names
 from ragline.retrieval.prompting.packing import PackedSource
+
+NOT_FOUND = {"en": "Not found in the documents.", "zh": "文档中没有找到相关内容。"}
+_NOT_MENTIONED = {
+    "en": "Not found in the documents: they do not mention {}.",
+    "zh": "文档中没有找到相关内容：文档中没有提到 {}。",
+}
+_NAME_JOIN = {"en": ", ", "zh": "、"}
+
+
+def not_found_reply(language: str, unknown: Sequence[str] = ()) -> str:
+    """The "not found" reply in ``language`` (English for one without its own), naming what
+    the documents do not mention, if known."""
+    key = language if language in NOT_FOUND else "en"
+    if not unknown:
+        return NOT_FOUND[key]
+    return _NOT_MENTIONED[key].format(_NAME_JOIN[key].join(unknown))
 
 
 def answer_language(question: str, configured: str, collection_language: str) -> str:
@@ -33,6 +51,23 @@ def resolve_mode(
         return mode
     asked = detect_language(question)
     return "extractive" if asked in quoted and collection_language == asked else "plain"
+
+
+def unsupported(
+    question: str, sources: Sequence[PackedSource], collection: Collection, settings: AnswerConfig
+) -> list[str] | None:
+    """None when ``sources`` speak of ``question``; else the names it gives that the
+    collection never mentions (``answer.unknown_names``,
+    :mod:`ragline.retrieval.keyword.names`: "not found" whatever the sources), or [] when no
+    source shares enough words with it (``answer.min_shared_terms``)."""
+    language = collection.info.language
+    if settings.answer.unknown_names:
+        unknown = unknown_names(question, collection.keyword.mentions, language)
+        if unknown:
+            return unknown
+    if supported(question, sources, language, settings.answer.min_shared_terms):
+        return None
+    return []
 
 
 def supported(

@@ -71,6 +71,9 @@ class Answer:
     context_found: bool = True
     not_found: bool = False
     """The answer is "not found in the documents" (no good context, or the model said so)."""
+    unknown_names: list[str] = field(default_factory=list)
+    """Names the question gives that the collection never mentions: why it was "not found"
+    (:mod:`ragline.retrieval.keyword.names`)."""
     mode: str = "plain"
     reasoning: str | None = None
     votes: dict[str, Any] | None = None

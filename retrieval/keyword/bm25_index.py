@@ -210,6 +210,17 @@ class KeywordIndex:
         matrix = self._current()
         return _top(matrix.documents, matrix.doc_ids, self.tokenizer.tokenize_query(query), k)
 
+    def mentions(self, text: str) -> bool:
+        """Whether every keyword token of ``text`` occurs in some indexed chunk (tokenised as
+        the chunks are: ``hostnames`` is mentioned by a chunk saying ``hostname``). Text of
+        nothing but stop words is mentioned; nothing is in an empty index."""
+        matrix = self._current()
+        tokens = self.tokenizer.tokenize(text)
+        if matrix.model is None:
+            return not tokens
+        vocabulary = matrix.model.vocab_dict
+        return all(token in vocabulary for token in tokens)
+
     def places(self, chunk_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
         """(document id, position in the document) of each indexed chunk among ``chunk_ids``."""
         known = self._current().places

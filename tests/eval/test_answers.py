@@ -149,6 +149,7 @@ def test_every_question_is_answered_and_recorded(qa_run: Run) -> None:
     assert q1["answer"] == "Enable AOF with appendonly yes."
     assert q1["cited"] == ["redis-persist"] and q1["expected_sources"] == ["redis-persist"]
     assert q1["attributed"] == [] and q1["repointed"] == []  # the model cited its source
+    assert "redis-persist" in q1["sources"] and q1["unknown_names"] == []
     assert records["q2"]["expected_answers"] == ["systemctl enable NAME"]
     assert records["q3"]["unsupported"] == [re.sub(r"^.*\. ", "", records["q3"]["text"])]
     assert records["q3"]["unsupported"][0].startswith("The moon is made of cheese [")

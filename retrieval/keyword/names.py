@@ -1,0 +1,103 @@
+"""Names a question gives that its collection never mentions.
+
+A question about Flask asked of the Python FAQ, or about Ceph asked of the Debian reference, is
+about something the documents do not cover: whatever the sources retrieved for it say, they do
+not answer it, and a model given them answers from its own knowledge. Such a question is
+answered "not found", naming what the documents lack. A *name* is a word written as one:
+
+- with a capital inside it or after the question's first word (``PyTorch``, ``GPU``,
+  ``Flask``), a digit (``Jinja2``, ``base64``) or joining punctuation (``pyproject.toml``,
+  ``except*``), or between backticks or quotes;
+- a Latin-script word in a question written in another script (``怎样配置 Redis 的 AOF
+  持久化？``);
+- a lower-case word of an English question that is not an English word (``zram``,
+  ``kubeadm``: unknown to wordfreq's English list; ordinary words such as "salted" or
+  "netmask" never count, whether the documents use them or not).
+
+A name is mentioned when every keyword token of it is in the collection's BM25 vocabulary
+(the same tokeniser as the documents', so ``hostnames`` matches ``hostname``). Tuned on the
+tune half of the gold sets (docs/benchmarks.md, "Answer quality").
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from ragline.retrieval.keyword.tokenize import is_latin
+
+log = logging.getLogger(__name__)
+
+_QUOTED = re.compile(r"`([!-~]{2,60})`|[\"“]([!-~]{2,60})[\"”]")  # one printable ASCII token
+_WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+#*'’/-]*")
+_POSSESSIVE = re.compile(r"['’]s$")
+# What may come before a sentence's first word, whose capital says nothing.
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s*)\s*$")
+_JOINING = frozenset("._*+#/")
+# Words an English question is written with; without one, a Latin-script question may be in
+# another language, whose words the English word list does not know.
+_ENGLISH_WORDS = (
+    "the a an to of in on for with from by is are was be do does did how what which why where "
+    "when who can could should would will i my me we our you your it this that"
+)
+_ENGLISH = frozenset(_ENGLISH_WORDS.split())
+
+
+def question_names(question: str) -> list[str]:
+    """The names ``question`` gives, in order, without repeats (see the module docstring)."""
+    script = _other_script(question)
+    english = not script and any(w.lower() in _ENGLISH for w in _WORD.findall(question))
+    found: list[str] = [a or b for a, b in _QUOTED.findall(question)]
+    text = _QUOTED.sub(" ", question)
+    for match in _WORD.finditer(text):
+        word = _POSSESSIVE.sub("", match.group().rstrip(".-/'’"))
+        if len(word) < 2:
+            continue
+        shaped = (
+            any(c.isdigit() for c in word)
+            or any(c in _JOINING for c in word[1:])
+            or any(c.isupper() for c in word[1:])
+            or (word[0].isupper() and not _SENTENCE_START.search(text, 0, match.start()))
+        )
+        if script or shaped or (english and word.islower() and not english_word(word)):
+            found.append(word)
+    return list(dict.fromkeys(found))
+
+
+def unknown_names(
+    question: str, mentions: Callable[[str], bool], collection_language: str
+) -> list[str]:
+    """The names of ``question`` that the collection never mentions (``mentions`` answers for
+    one name). A question in Latin script only is checked against English collections only:
+    a Chinese collection may give its words in translation."""
+    if not _other_script(question) and collection_language != "en":
+        return []
+    return [name for name in question_names(question) if not mentions(name)]
+
+
+def _other_script(text: str) -> bool:
+    """Whether ``text`` has letters of a script other than Latin (Chinese, Cyrillic, …): its
+    Latin-script words are then names."""
+    return any(c.isalpha() and not is_latin(c) for c in text)
+
+
+def english_word(word: str) -> bool:
+    """Whether ``word`` is in wordfreq's English word list; True (nothing is judged a name
+    for it) when wordfreq is not installed."""
+    frequency = _frequency()
+    return frequency is None or frequency(word, "en") > 0
+
+
+@functools.cache
+def _frequency() -> Callable[..., Any] | None:
+    """wordfreq's ``word_frequency``, imported on first use (its English list: ~0.5 s and
+    ~40 MB, once per process)."""
+    try:
+        from wordfreq import word_frequency
+    except ImportError:
+        log.warning("wordfreq is not installed: lower-case names are not checked")
+        return None
+    return word_frequency
