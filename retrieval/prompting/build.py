@@ -26,7 +26,7 @@ from ragline.retrieval.prompting.fewshot import (
     find_examples,
     load_examples,
 )
-from ragline.retrieval.prompting.focus import focus
+from ragline.retrieval.prompting.focus import Relevance, by_meaning, focus, shared_words
 from ragline.retrieval.prompting.packing import DroppedChunk, Packed, PackedSource, Render, pack
 from ragline.retrieval.prompting.templates import PromptTemplate, TemplateLibrary
 from ragline.retrieval.prompting.tokenizers import LLMTokenizer
@@ -36,6 +36,8 @@ from ragline.retrieval.types import Hit, Message
 NO_CONTEXT = "no_context"
 CONDENSE = "condense_question"
 HYPOTHETICAL = "hypothetical_answer"
+_FOCUS_MEMO = 256
+"""Focused sources remembered per builder (the same source is rendered once per packing step)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,8 @@ class PromptBuilder:
         max_sources: int = 50,
         source_tokens: int = 0,
         best_last: bool = False,
+        focus_by_meaning: int = 0,
+        origin_languages: Sequence[str] | None = None,
     ) -> None:
         self.tokenizer = tokenizer
         self.library = library or TemplateLibrary()
@@ -123,6 +127,15 @@ class PromptBuilder:
         self.max_sources = max_sources
         self.source_tokens = source_tokens
         self.best_last = best_last
+        self.meaning: Relevance | None = by_meaning(embedder) if embedder is not None else None
+        self.focus_by_meaning = focus_by_meaning
+        """Sources ranked this high or better are focused on the question by meaning (with an
+        embedder), the others by shared words (:mod:`ragline.retrieval.prompting.focus`)."""
+        self._focus_memo: dict[tuple[str, str, bool], str] = {}
+        self.origin_languages = frozenset(
+            origin_languages if origin_languages is not None else ("en", "zh")
+        )
+        """Prompt languages whose source tags name the file (``origin="guide.pdf"``)."""
         self._auto: dict[Path, ExampleSelector] = {}
 
     @classmethod
@@ -156,6 +169,8 @@ class PromptBuilder:
             max_sources=settings.max_sources,
             source_tokens=settings.source_tokens,
             best_last=settings.source_order == "best_last",
+            focus_by_meaning=settings.focus_by_meaning,
+            origin_languages=settings.origin_languages,
         )
 
     # -- public ---------------------------------------------------------------------------
@@ -175,7 +190,8 @@ class PromptBuilder:
         if not context_found:
             template, hits = NO_CONTEXT, ()
         tmpl = self.library.get(template, language)
-        fence = Fence.new(nonce or _nonce(question, hits))
+        origins = tmpl.language in self.origin_languages
+        fence = Fence.new(nonce or _nonce(question, hits), origins=origins)
         render = self._renderer(fence, question)
         selector = self._selector_for(tmpl)
         examples = list(selector.select(question, self.examples_k)) if selector else []
@@ -269,7 +285,15 @@ class PromptBuilder:
     def _focused(self, source: PackedSource, question: str) -> PackedSource:
         if not self.source_tokens:
             return source
-        text = focus(source.text, question, self.source_tokens, self.tokenizer.count)
+        meaning = self.meaning if source.number <= self.focus_by_meaning else None
+        key = (source.text, question, meaning is not None)
+        text = self._focus_memo.get(key)
+        if text is None:  # packing renders a source again for each one added after it
+            if len(self._focus_memo) >= _FOCUS_MEMO:
+                self._focus_memo.clear()
+            relevance = meaning or shared_words
+            text = focus(source.text, question, self.source_tokens, self.tokenizer.count, relevance)
+            self._focus_memo[key] = text
         return source if text == source.text else replace(source, text=text, trimmed=True)
 
     def _renderer(self, fence: Fence, question: str) -> Render:

@@ -54,17 +54,21 @@ class Fenceable(Protocol):
 @dataclass(frozen=True)
 class Fence:
     nonce: str
+    origins: bool = True
+    """Whether a tag names its source's file (``origin``)."""
 
     @classmethod
-    def new(cls, nonce: str | None = None) -> Fence:
-        return cls(nonce or nonce_of(secrets.token_hex(NONCE_HEX // 2)))
+    def new(cls, nonce: str | None = None, *, origins: bool = True) -> Fence:
+        return cls(nonce or nonce_of(secrets.token_hex(NONCE_HEX // 2)), origins)
 
     @property
     def name(self) -> str:
         return f"{_TAG}-{self.nonce}"
 
     def open(self, number: int, origin: str, page: int | None = None) -> str:
-        attrs = f' n="{number}" origin="{_attr(_short(origin))}"'
+        attrs = f' n="{number}"'
+        if self.origins:
+            attrs += f' origin="{_attr(_short(origin))}"'
         if page is not None:
             attrs += f' page="{page}"'
         return f"<{self.name}{attrs}>"

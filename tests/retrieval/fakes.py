@@ -7,6 +7,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -118,6 +119,25 @@ class BagOfWordsEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return np.asarray(self.embed_documents([text])[0], dtype=np.float32)
+
+
+class Synonyms:
+    """An embedder that knows "erase" means "delete": each text's vector is its concept."""
+
+    model_id, dim = "test/synonyms", 3
+    concepts: ClassVar[dict[str, int]] = {"delete": 0, "erase": 0, "copy": 1}
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.full((len(texts), self.dim), 0.01, dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word, concept in self.concepts.items():
+                if word in text.lower():
+                    out[row, concept] = 1.0
+            out[row, 2] += 0.1 * (row + 1)  # an unrelated sentence is nearest nothing
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return np.asarray(self.embed_documents([text])[0])
 
 
 def make_collection(

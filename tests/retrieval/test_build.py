@@ -13,6 +13,7 @@ from ragline.retrieval.prompting.templates import TemplateLibrary, default_promp
 from ragline.retrieval.prompting.tokenizers import ApproxTokenizer
 from ragline.retrieval.settings import PromptSettings
 from ragline.retrieval.types import Hit, Message
+from tests.retrieval.fakes import Synonyms
 
 
 def hits(n: int, words: int = 60) -> list[Hit]:
@@ -110,3 +111,29 @@ def test_from_settings_and_cot_metadata() -> None:
         PromptSettings(examples="cot_qa.en", examples_k=1), tokenizer=tokenizer
     )
     assert fixed.build("q?", [], template="cot_qa").example_ids == ("timeout-default",)
+
+
+def test_the_best_source_is_focused_by_meaning_the_others_by_shared_words() -> None:
+    text = (
+        "Files can be copied with the copy command of the file manager. "
+        "Erase a file with rm. "
+        "The manager shows files of a file system. " * 3
+    )
+    found = [
+        Hit(f"c{i}", f"d{i}", text, 1.0 - i / 10, {"source": f"/d/{i}.txt", "position": 0})
+        for i in range(2)
+    ]
+
+    def sources(focus_by_meaning: int) -> list[str]:
+        builder = PromptBuilder(
+            ApproxTokenizer(4096, chars_per_token=1.0),
+            embedder=Synonyms(),
+            source_tokens=len("Erase a file with rm.") + 2,
+            focus_by_meaning=focus_by_meaning,
+        )
+        prompt = builder.build("How do I delete files?", found)
+        return [s.text for s in sorted(prompt.sources, key=lambda s: s.number)]
+
+    first, second = sources(1)
+    assert "Erase a file with rm." in first and "Erase" not in second
+    assert all("Erase" not in s for s in sources(0))

@@ -38,6 +38,20 @@ def test_text_cannot_close_the_fence_even_with_the_right_nonce() -> None:
     assert 'origin="&quot;evil&quot;.txt"' in rendered  # the file name, escaped
 
 
+def test_tags_without_origins_carry_only_the_number_and_page() -> None:
+    source = PackedSource(2, "d", "/docs/guide.pdf", 3, ("c",), "Text.")
+    assert Fence("abcd").open(2, "/docs/guide.pdf", 3) == (
+        '<source-abcd n="2" origin="guide.pdf" page="3">'
+    )
+    assert Fence("abcd", origins=False).wrap(source).startswith('<source-abcd n="2" page="3">\n')
+    hit = [Hit("c1", "d1", "Some text.", 1.0, {"source": "/docs/a.txt", "position": 0})]
+    builder = PromptBuilder(ApproxTokenizer(4096), answer_tokens=256, origin_languages=["zh"])
+    prompt = builder.build("Which text?", hit)
+    assert "origin=" not in prompt.messages[-1].content and 'n="1"' in prompt.messages[-1].content
+    chinese = builder.build("哪个文本？", hit, language="zh")
+    assert 'origin="a.txt"' in chinese.messages[-1].content
+
+
 def test_defuse_only_touches_fence_like_tags() -> None:
     assert defuse("a < b and <div> and <sources>") == "a < b and <div> and <sources>"
     assert defuse("<source-1>x</Source-1>") == "‹source-1>x‹/Source-1>"

@@ -3,7 +3,15 @@ source had them (list items and code lines on their own lines)."""
 
 from __future__ import annotations
 
-from ragline.retrieval.prompting.focus import GAP, focus, sentences, terms
+from ragline.retrieval.prompting.focus import (
+    GAP,
+    by_meaning,
+    focus,
+    sentences,
+    shared_words,
+    terms,
+)
+from tests.retrieval.fakes import Synonyms
 
 APT = (
     "使用 apt 管理软件包\n\n"
@@ -78,3 +86,18 @@ def test_the_line_after_the_best_match_comes_before_other_matching_sentences() -
         "To see the details of a package, run:",
         "`dpkg --status foo` in a terminal.",
     ]
+
+
+def test_by_meaning_finds_the_sentence_that_shares_no_word_with_the_question() -> None:
+    text = (
+        "Files can be copied with the copy command of the file manager. "
+        "Erase a file with rm. "
+        "The manager shows files of a file system."
+    )
+    question = "How do I delete files?"
+    budget = len("Erase a file with rm.")
+    assert shared_words(question, sentences(text)) == [1.0, 1.0, 1.0]
+    assert focus(text, question, budget, characters, by_meaning(Synonyms())) == (
+        "Erase a file with rm."
+    )
+    assert focus(text, question, budget, characters) != "Erase a file with rm."
