@@ -17,7 +17,13 @@ from ragline.cache.factory import (
     redis_reachable,
     with_cache_fallback,
 )
-from ragline.cache.keys import CacheNamespace, exact_key, guard_tokens, normalise_question
+from ragline.cache.keys import (
+    CacheNamespace,
+    exact_key,
+    guard_tokens,
+    normalise_question,
+    question_guard,
+)
 from ragline.cache.metrics import CacheMetrics
 
 __all__ = [
@@ -35,6 +41,7 @@ __all__ = [
     "normalise_question",
     "open_cache",
     "open_store",
+    "question_guard",
     "redis_reachable",
     "with_cache_fallback",
 ]

@@ -23,7 +23,7 @@ from ragline.cache.entries import (
     CacheOutcome,
     CacheUnavailable,
 )
-from ragline.cache.keys import CacheNamespace, exact_key, guard_tokens, normalise_question
+from ragline.cache.keys import CacheNamespace, exact_key, normalise_question, question_guard
 from ragline.cache.metrics import CacheMetrics
 from ragline.cache.semantic import OverlapKind, accept, threshold_for, unit
 from ragline.cache.settings import CacheSettings
@@ -127,7 +127,7 @@ class AnswerCache:
             return _hit(entry, "exact", 1.0, 1.0)
         if not candidates or retrieved is None:
             return None
-        guard = guard_tokens(normalise_question(question))
+        guard = question_guard(question)
         passing = accept(candidates, guard, retrieved, self.min_overlap, self.overlap_kind)
         if not passing:
             self._count_rejections(candidates, guard)
@@ -161,7 +161,7 @@ class AnswerCache:
             payload=answer_payload,
             cited=tuple(dict.fromkeys(cited_chunk_ids)),
             created=time.time(),
-            guard=guard_tokens(normalised),
+            guard=question_guard(question),
             vector=None if vector is None else unit(vector),
         )
         entry.payload_json()  # a payload that cannot be stored is the caller's bug: raise

@@ -8,7 +8,13 @@ import sys
 import numpy as np
 import pytest
 
-from ragline.cache import CacheNamespace, exact_key, guard_tokens, normalise_question
+from ragline.cache import (
+    CacheNamespace,
+    exact_key,
+    guard_tokens,
+    normalise_question,
+    question_guard,
+)
 from ragline.cache.keys import compatible
 from ragline.cache.semantic import Row, VectorIndex, accept, overlap
 from ragline.llm import GenerationParams
@@ -158,3 +164,17 @@ def test_each_embedder_has_its_measured_paraphrase_threshold() -> None:
     assert threshold_for(E5_ID) == 0.95 > threshold_for(MINILM_ID) > threshold_for(USE_ID)
     assert threshold_for("some/other-model") == DEFAULT_THRESHOLD
     assert threshold_for(E5_ID, 0.8) == 0.8  # a configured value wins
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("How do I define a Flask route?", "How do I define a Django route?", False),
+        ("How do I enable zram on Debian?", "How do I enable zswap on Debian?", False),
+        ("How do I define a Flask route?", "How can I define a route in Flask?", True),
+        ("How do I copy a file?", "How can I copy a file?", True),
+    ],
+)
+def test_questions_naming_other_things_never_share_answers(a: str, b: str, same: bool) -> None:
+    assert compatible(question_guard(a), question_guard(b)) is same
+    assert "@flask" in question_guard("How do I define a Flask route?")
