@@ -26,8 +26,14 @@ from tests.answer.helpers import answerer
         # lower-case words that are not English words; ordinary words never count
         ("How do I enable zram compressed swap?", ["zram"]),
         ("Which command can generate a salted password hash?", []),
+        # web text writes these as often as ordinary words; no dictionary has them
+        ("How do I serve static files with nginx?", ["nginx"]),
+        ("How do I label the axes of a matplotlib plot?", ["matplotlib"]),
+        # rare, but in the dictionary ("chomp"), or common though no dictionary has it
+        ("What is the Python equivalent of Perl's chomp?", ["Python", "Perl"]),
+        ("How do I list the usernames on my laptop?", []),
         # a sentence's first word and possessives are not names by their capital
-        ("Which module is Python's console debugger? Tell me.", ["Python"]),
+        ("Which module keeps Python's console history? Tell me.", ["Python"]),
         ("Is `frobnicate` a command?", ["frobnicate"]),
         # every Latin-script word of a question in another script
         ("怎样配置 Redis 的 AOF 持久化？", ["Redis", "AOF"]),
