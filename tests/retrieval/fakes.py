@@ -134,7 +134,8 @@ class Synonyms:
                 if word in text.lower():
                     out[row, concept] = 1.0
             out[row, 2] += 0.1 * (row + 1)  # an unrelated sentence is nearest nothing
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
+        normed: np.ndarray = out / np.linalg.norm(out, axis=1, keepdims=True)
+        return normed
 
     def embed_query(self, text: str) -> np.ndarray:
         return np.asarray(self.embed_documents([text])[0])
