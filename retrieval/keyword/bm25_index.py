@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,9 @@ from ragline.retrieval.keyword.tokenize import KeywordConfig, Tokenizer
 from ragline.retrieval.types import DOC_ID, POSITION, Chunk, Filter, Hit, MetaValue
 
 log = logging.getLogger(__name__)
+
+_PART = 3
+"""The shortest part of a closed compound found written apart ("net" + "mask")."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -212,14 +216,39 @@ class KeywordIndex:
 
     def mentions(self, text: str) -> bool:
         """Whether every keyword token of ``text`` occurs in some indexed chunk (tokenised as
-        the chunks are: ``hostnames`` is mentioned by a chunk saying ``hostname``). Text of
-        nothing but stop words is mentioned; nothing is in an empty index."""
+        the chunks are: ``hostnames`` is mentioned by a chunk saying ``hostname``), or, for
+        one word, as two words side by side (``netmask`` by a chunk saying "net mask"). Text
+        of nothing but stop words is mentioned; nothing is in an empty index."""
         matrix = self._current()
         tokens = self.tokenizer.tokenize(text)
         if matrix.model is None:
             return not tokens
         vocabulary = matrix.model.vocab_dict
-        return all(token in vocabulary for token in tokens)
+        if all(token in vocabulary for token in tokens):
+            return True
+        word = text.strip()
+        return len(tokens) == 1 and self._written_apart(word, vocabulary)
+
+    def _written_apart(self, word: str, vocabulary: Mapping[str, int]) -> bool:
+        """Whether a Latin-letter ``word`` is two words of at least ``_PART`` letters that
+        some chunk writes side by side, apart or hyphenated ("net mask"; not "subnet mask",
+        nor "the net of a mask"). A scan of the stored text, made only for a word the
+        vocabulary lacks and whose two parts it has."""
+        if not (word.isascii() and word.isalpha()):
+            return False
+        for cut in range(_PART, len(word) - _PART + 1):
+            head, tail = word[:cut], word[cut:]
+            parts = [self.tokenizer.tokenize(head), self.tokenizer.tokenize(tail)]
+            if not all(len(part) == 1 and part[0] in vocabulary for part in parts):
+                continue
+            apart = re.compile(rf"\b{head}[ -]{tail}\b", re.IGNORECASE)
+            rows = self.db.execute(
+                "SELECT text FROM chunks WHERE text LIKE ? OR text LIKE ?",
+                (f"%{head} {tail}%", f"%{head}-{tail}%"),
+            )
+            if any(apart.search(str(found)) for (found,) in rows):
+                return True
+        return False
 
     def places(self, chunk_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
         """(document id, position in the document) of each indexed chunk among ``chunk_ids``."""

@@ -20,7 +20,9 @@ answered "not found", naming what the documents lack. A *name* is a word written
   words lost two of the tune half's unanswerable questions).
 
 A name is mentioned when every keyword token of it is in the collection's BM25 vocabulary
-(the same tokeniser as the documents', so ``hostnames`` matches ``hostname``). Tuned on the
+(the same tokeniser as the documents', so ``hostnames`` matches ``hostname``), or when it is
+one word that a chunk writes as two (``netmask`` as "net mask";
+:meth:`~ragline.retrieval.keyword.KeywordIndex.mentions`). Tuned on the
 tune half of the gold sets (docs/benchmarks.md, "Answer quality").
 """
 

@@ -91,3 +91,13 @@ def test_a_question_naming_what_the_collection_never_mentions_is_not_found(
         AskRequest(question, "docs")
     )
     assert not answered.not_found and answered.unknown_names == [] and len(llm.calls) == 1
+
+
+def test_a_closed_compound_is_mentioned_when_a_chunk_writes_it_apart(tmp_path: Path) -> None:
+    index = KeywordIndex(tmp_path / "keyword")
+    text = "Class A networks use the net mask 255.0.0.0; a subnet mask splits them. Key-ring."
+    index.upsert([Chunk("c", "d", text, 0, {})])
+    assert index.mentions("netmask") and index.mentions("Netmask")
+    assert index.mentions("keyring"), "hyphenated"
+    assert not index.mentions("masknet"), "both words are there, never in that order"
+    assert not index.mentions("classnet") and not index.mentions("subnetmasks")
