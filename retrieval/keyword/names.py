@@ -32,6 +32,7 @@ import functools
 import logging
 import re
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 
 from ragline.retrieval.keyword.tokenize import is_latin
 
@@ -129,7 +130,7 @@ def _frequency() -> Callable[..., float] | None:
 
 
 @functools.cache
-def _dictionary() -> frozenset[str] | None:
+def _dictionary() -> AbstractSet[str] | None:
     """Lower-cased GCIDE and Webster's word lists (``english-words``; ~0.1 s and ~25 MB,
     once per process)."""
     try:
@@ -137,4 +138,5 @@ def _dictionary() -> frozenset[str] | None:
     except ImportError:
         log.warning("english-words is not installed: any word wordfreq knows is English")
         return None
-    return frozenset(get_english_words_set(["gcide", "web2"], lower=True))
+    words: AbstractSet[str] = get_english_words_set(["gcide", "web2"], lower=True)
+    return words
