@@ -53,8 +53,11 @@ _ENGLISH_WORDS = (
 _ENGLISH = frozenset(_ENGLISH_WORDS.split())
 
 
-def question_names(question: str) -> list[str]:
-    """The names ``question`` gives, in order, without repeats (see the module docstring)."""
+@functools.lru_cache(maxsize=1024)
+def question_names(question: str) -> tuple[str, ...]:
+    """The names ``question`` gives, in order, without repeats (see the module docstring).
+    Kept per question: an uncached ask reads them for the cache key (twice: look-up and
+    store) and for the "not found" check."""
     script = _other_script(question)
     english = not script and any(w.lower() in _ENGLISH for w in _WORD.findall(question))
     found: list[str] = [a or b for a, b in _QUOTED.findall(question)]
@@ -71,7 +74,7 @@ def question_names(question: str) -> list[str]:
         )
         if script or shaped or (english and word.islower() and not english_word(word)):
             found.append(word)
-    return list(dict.fromkeys(found))
+    return tuple(dict.fromkeys(found))
 
 
 def unknown_names(
