@@ -11,8 +11,13 @@ after loading is dropped: it reads the weights from disk).
 Requantising from Q4_K_M cannot add precision: the types are compared on speed only; a type
 that won would be measured on the gold answers (``bench/answer_quality.py``) before use.
 
+Each type is also timed in both weight layouts (``llm.repack_weights``): repacked by llama.cpp
+at load into its CPU_REPACK layout (its "extra buffer types", llama.cpp's own default), or
+left as stored, where prompt batches take ggml's tiled kernels (AVX2 or AVX512-VNNI).
+
     .venv/bin/python bench/llm_quant.py [--model qwen2.5-coder-1.5b] [--types q8_0 q4_0 bf16]
-        [--data-dir /tmp/ragline-llm-quant] [--repeat 4] [--json out.json]
+        [--layouts plain repacked] [--data-dir /tmp/ragline-llm-quant] [--repeat 4]
+        [--json out.json]
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from bench.common import ROOT, machine, peak_rss_mb, table
 PROMPT_TOKENS = 420
 GENERATED = 24
 TYPES = ("q8_0", "q4_0", "bf16")
+LAYOUTS = ("plain", "repacked")
 
 
 def requantise(source: Path, target: Path, kind: str) -> float:
@@ -57,18 +63,21 @@ def requantise(source: Path, target: Path, kind: str) -> float:
     return time.perf_counter() - started
 
 
-def speed(path: Path, text: str, repeat: int, threads: int) -> dict[str, Any]:
+def speed(path: Path, text: str, repeat: int, threads: int, repack: bool) -> dict[str, Any]:
     """Prompt tokens/s and generated tokens/s (median and range over ``repeat`` passes)."""
     import llama_cpp
 
-    llm: Any = llama_cpp.Llama(
-        model_path=str(path),
-        n_ctx=2048,
-        n_threads=threads,
-        n_threads_batch=threads,
-        n_batch=512,
-        verbose=False,
-    )
+    from ragline.llm.embedded import model_defaults
+
+    with model_defaults(llama_cpp, use_extra_bufts=repack):
+        llm: Any = llama_cpp.Llama(
+            model_path=str(path),
+            n_ctx=2048,
+            n_threads=threads,
+            n_threads_batch=threads,
+            n_batch=512,
+            verbose=False,
+        )
     tokens = llm.tokenize(text.encode("utf-8"), add_bos=False)[:PROMPT_TOKENS]
     prompt_rates, generation_rates = [], []
     for attempt in range(repeat + 1):
@@ -104,6 +113,9 @@ def main() -> None:
     )
     parser.add_argument("--model", default="qwen2.5-coder-1.5b", help="a bundled model name")
     parser.add_argument("--types", nargs="+", default=list(TYPES), choices=TYPES)
+    parser.add_argument(
+        "--layouts", nargs="+", default=list(LAYOUTS), choices=LAYOUTS, help="weight layouts"
+    )
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/ragline-llm-quant"))
     parser.add_argument("--repeat", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
@@ -125,11 +137,12 @@ def main() -> None:
         files[kind] = target
     rows = []
     for label, path in files.items():
-        row = {"type": label, "file MB": path.stat().st_size >> 20}
-        row.update(speed(path, text, args.repeat, args.threads))
-        rows.append(row)
-        print(f"{label}: {row['prompt tok/s']} prompt tok/s", file=sys.stderr)
-    columns = ["type", "file MB", "prompt tokens", "prompt tok/s", "generated tok/s"]
+        for layout in args.layouts:
+            row = {"type": label, "layout": layout, "file MB": path.stat().st_size >> 20}
+            row.update(speed(path, text, args.repeat, args.threads, layout == "repacked"))
+            rows.append(row)
+            print(f"{label} {layout}: {row['prompt tok/s']} prompt tok/s", file=sys.stderr)
+    columns = ["type", "layout", "file MB", "prompt tokens", "prompt tok/s", "generated tok/s"]
     columns.append("first token s (p50)")
     print(
         f"machine: {machine()}; {time.strftime('%Y-%m-%d')}; model {args.model}; "

@@ -14,11 +14,12 @@ its own few closing tokens.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,30 @@ from ragline.llm.types import (
 from ragline.retrieval.embedders.offline import force_offline
 from ragline.retrieval.types import Message
 
+_DEFAULTS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def model_defaults(llama_cpp: Any, **fields: Any) -> Iterator[None]:
+    """Model parameters that ``llama_cpp.Llama`` takes no argument for (``use_extra_bufts``:
+    whether llama.cpp repacks the weights into its CPU_REPACK layout at load), set on the
+    defaults it starts from, for the construction inside this block (one at a time)."""
+    module = llama_cpp.llama_cpp
+    with _DEFAULTS_LOCK:
+        original = module.llama_model_default_params
+
+        def defaults() -> Any:
+            params = original()
+            for name, value in fields.items():
+                setattr(params, name, value)
+            return params
+
+        module.llama_model_default_params = defaults
+        try:
+            yield
+        finally:
+            module.llama_model_default_params = original
+
 
 class LlamaCppLLM(StreamingBackend):
     """``LLM`` over one ``llama_cpp.Llama``; the model loads on first use (or ``load()``)."""
@@ -52,6 +77,7 @@ class LlamaCppLLM(StreamingBackend):
         max_queue: int = 8,
         queue_timeout_s: float = 120.0,
         reuse_prefix: bool = True,
+        repack_weights: bool = False,
     ) -> None:
         self.model_path = model_path
         self.model_id = model_id
@@ -60,6 +86,7 @@ class LlamaCppLLM(StreamingBackend):
         self.gpu_layers = gpu_layers
         self.batch_size = batch_size
         self.reuse_prefix = reuse_prefix
+        self.repack_weights = repack_weights
         self.gate = GenerationGate(max_queue, queue_timeout_s, label=f"LLM {model_id}")
         self._load_lock = threading.Lock()
         self._llama: Any = None
@@ -84,15 +111,16 @@ class LlamaCppLLM(StreamingBackend):
                 "the embedded LLM needs llama-cpp-python: pip install llama-cpp-python"
             ) from exc
         try:
-            llama = llama_cpp.Llama(
-                model_path=str(self.model_path),
-                n_ctx=self.context_window,
-                n_threads=self.threads,
-                n_threads_batch=self.threads,
-                n_gpu_layers=self.gpu_layers,
-                n_batch=min(self.batch_size, self.context_window),
-                verbose=False,
-            )
+            with model_defaults(llama_cpp, use_extra_bufts=self.repack_weights):
+                llama = llama_cpp.Llama(
+                    model_path=str(self.model_path),
+                    n_ctx=self.context_window,
+                    n_threads=self.threads,
+                    n_threads_batch=self.threads,
+                    n_gpu_layers=self.gpu_layers,
+                    n_batch=min(self.batch_size, self.context_window),
+                    verbose=False,
+                )
         except (ValueError, RuntimeError, OSError) as exc:
             raise LLMUnavailable(f"cannot load GGUF {self.model_path}: {exc}") from exc
         template = llama.metadata.get("tokenizer.chat_template")

@@ -22,6 +22,7 @@ def _llama_cpp(settings: LLMConfig) -> LLM:
         threads=llm.threads,
         gpu_layers=llm.gpu_layers,
         batch_size=llm.batch_size,
+        repack_weights=llm.repack_weights,
         max_queue=llm.max_queue,
         queue_timeout_s=llm.queue_timeout_s,
         reuse_prefix=llm.reuse_prefix,

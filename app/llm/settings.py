@@ -27,6 +27,12 @@ class LLMSettings(BaseModel):
     threads: int = Field(0, ge=0, description="llama-cpp CPU threads; 0 = one per core.")
     gpu_layers: int = Field(0, ge=-1, description="llama-cpp layers offloaded to GPU; -1 = all.")
     batch_size: int = Field(512, ge=1, description="llama-cpp prompt batch size (n_batch).")
+    repack_weights: bool = Field(
+        False,
+        description="llama-cpp: repack the weights into llama.cpp's CPU_REPACK layout at load "
+        "(its 'extra buffer types'): faster generation, slower prompts on AVX-512 CPUs, where "
+        "the plain layout takes ggml's tiled VNNI kernels (docs/benchmarks.md).",
+    )
     reuse_prefix: bool = Field(
         True,
         description="llama-cpp: keep the previous prompt's tokens in the KV cache and evaluate "

@@ -11,7 +11,7 @@ import pytest
 
 from ragline.llm import LLM, CancelToken, Completion, GenerationParams, LLMBusy, YesNoJudge
 from ragline.llm.embedded import LlamaCppLLM
-from ragline.llm.models import QWEN, resolve_model
+from ragline.llm.models import QWEN, SMOLLM2, resolve_model
 from ragline.llm.settings import LLMSettings
 from ragline.retrieval.types import Message
 from tests.models import MODELS_DIR
@@ -109,3 +109,37 @@ def test_yes_probability_reads_the_first_token_and_keeps_the_prefix(qwen: LlamaC
     qwen.load().reset()
     assert qwen.generate(answer, params).text == after_check
     assert "9" in after_check
+
+
+def test_model_defaults_are_set_for_the_block_only() -> None:
+    import llama_cpp
+
+    from ragline.llm.embedded import model_defaults
+
+    default = llama_cpp.llama_cpp.llama_model_default_params
+    assert default().use_extra_bufts is True
+    with model_defaults(llama_cpp, use_extra_bufts=False):
+        assert llama_cpp.llama_cpp.llama_model_default_params().use_extra_bufts is False
+    assert llama_cpp.llama_cpp.llama_model_default_params is default
+    with pytest.raises(RuntimeError), model_defaults(llama_cpp, use_extra_bufts=False):
+        raise RuntimeError("loading failed")
+    assert llama_cpp.llama_cpp.llama_model_default_params is default
+
+
+@pytest.mark.parametrize("repack", [False, True])
+def test_weights_load_in_either_layout(
+    repack: bool, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    model = resolve_model(LLMSettings(model=SMOLLM2.name), tmp_path_factory.mktemp("m"))
+    llm = LlamaCppLLM(
+        model.path, model.model_id, context_window=512, threads=1, repack_weights=repack
+    )
+    try:
+        # a prompt long enough to go through the batched matrix kernels
+        done = llm.generate(
+            [Message("user", "Debian keeps its packages in signed archives. " * 12 + "Say OK.")],
+            GenerationParams(max_new_tokens=4),
+        )
+        assert done.prompt_tokens > 100 and 1 <= done.completion_tokens <= 4
+    finally:
+        llm.close()

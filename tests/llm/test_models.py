@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from ragline.llm import LLMUnavailable, load_llm
+from ragline.llm.embedded import LlamaCppLLM
 from ragline.llm.models import QWEN, SMOLLM2, SplitModel, assemble, resolve_model, split_parts
 from ragline.llm.settings import LLMSettings
 from ragline.retrieval.errors import ConfigError
@@ -93,6 +94,12 @@ def test_registry_names_and_errors(settings: Settings) -> None:
     smol = settings.model_copy(update={"llm": LLMSettings(model="smollm2-135m")})
     llm = load_llm(smol)  # not loaded yet: building it is cheap
     assert llm.model_id == SMOLLM2.model_id and llm.context_window == 4096
+    assert isinstance(llm, LlamaCppLLM) and llm.repack_weights is False
+    repacked = smol.model_copy(
+        update={"llm": LLMSettings(model="smollm2-135m", repack_weights=True)}
+    )
+    llm = load_llm(repacked)
+    assert isinstance(llm, LlamaCppLLM) and llm.repack_weights is True
     remote = settings.model_copy(
         update={"llm": LLMSettings(backend="openai", model="qwen", base_url="http://h:1/v1")}
     )
