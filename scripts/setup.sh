@@ -21,6 +21,9 @@ APT_PACKAGES=(tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-jpn tesseract-oc
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
+# llama-cpp-python's own build default is GGML_NATIVE=ON: the portable wheel must say OFF.
+PORTABLE_CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF"
+
 install_apt() {
   local missing=()
   for pkg in "${APT_PACKAGES[@]}"; do
@@ -56,7 +59,7 @@ install_python() {
   # torch==2.13.0 is pinned in the same requirement set, so pip takes the local CPU build
   # instead of resolving a multi-GB CUDA one. llama-cpp-python compiles from source once
   # (about 9 minutes on 2 cores; pip caches the wheel), portable across x86-64 CPUs.
-  export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF}"
+  export CMAKE_ARGS="${CMAKE_ARGS:-$PORTABLE_CMAKE_ARGS}"
   # editable_mode=strict: the `ragline` namespace maps onto the top-level folders (pyproject's
   # package-dir); strict mode links them into one tree under build/, which mypy and other
   # static tools read like an installed package. New modules need a re-link: see link_tree.
@@ -124,8 +127,8 @@ install_native_llama() {
     "$dir"/llama_cpp_python-*.whl
   if ! llama_decodes; then
     log "the native llama.cpp build fails on this CPU; going back to the portable one"
-    "$VENV/bin/python" -m pip --disable-pip-version-check install -q --no-deps --force-reinstall \
-      -c requirements.lock "llama-cpp-python==$version"
+    CMAKE_ARGS="$PORTABLE_CMAKE_ARGS" "$VENV/bin/python" -m pip --disable-pip-version-check \
+      install -q --no-deps --force-reinstall -c requirements.lock "llama-cpp-python==$version"
     llama_decodes || { log "the portable llama.cpp build fails too"; exit 1; }
   fi
   echo "$dir" >"$VENV/.ragline-llama"

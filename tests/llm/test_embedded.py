@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -127,10 +128,8 @@ def test_model_defaults_are_set_for_the_block_only() -> None:
 
 
 @pytest.mark.parametrize("repack", [False, True])
-def test_weights_load_in_either_layout(
-    repack: bool, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    model = resolve_model(LLMSettings(model=SMOLLM2.name), tmp_path_factory.mktemp("m"))
+def test_weights_load_in_either_layout(repack: bool, tmp_path: Path) -> None:
+    model = resolve_model(LLMSettings(model=SMOLLM2.name), tmp_path)  # inside its package
     llm = LlamaCppLLM(
         model.path, model.model_id, context_window=512, threads=1, repack_weights=repack
     )
