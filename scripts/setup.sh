@@ -77,13 +77,15 @@ install_python() {
 # 2 cores; docs/benchmarks.md, "Answer quality", tenth session). It is built once per CPU
 # feature set (about 10 minutes on 2 cores) and kept in the user cache under a key of this
 # CPU's flags, so a machine with other instructions builds its own rather than reuse one that
-# would crash there. ggml's AMX kernels are compiled out (-U__AMX_INT8__): on Intel Xeons
-# with AMX they crash at the first prompt (SIGSEGV at `ldtilecfg` in ggml_backend_amx_mul_mat,
-# seen here; upstream ggml-org/llama.cpp#20824), while the AVX-512 kernels stay. The build
-# must then decode a prompt with the smallest bundled model in a child process; one that
-# crashes or fails is dropped for the portable wheel. RAGLINE_LLAMA_NATIVE=0 keeps the
-# portable wheel; a failed build keeps it too.
-NATIVE_CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=ON -DCMAKE_C_FLAGS=-U__AMX_INT8__ -DCMAKE_CXX_FLAGS=-U__AMX_INT8__"
+# would crash there. The build is patched first (scripts/patches/, applied to the sdist):
+# ggml's AMX kernels crashed at the first prompt on Intel Xeons with AMX (SIGSEGV at
+# `ldtilecfg` in ggml_backend_amx_mul_mat; upstream ggml-org/llama.cpp#20824) because GCC 12
+# dropped the stores that fill the tile configuration; the patch keeps them. The build must
+# then decode a prompt with the smallest bundled model in a child process; one that crashes
+# or fails is dropped for the portable wheel. RAGLINE_LLAMA_NATIVE=0 keeps the portable
+# wheel; a failed build keeps it too.
+NATIVE_CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=ON"
+LLAMA_PATCHES=(scripts/patches/llama-cpp-*.patch)
 
 # Load the smallest bundled GGUF with the llama.cpp now installed and evaluate a prompt (in
 # batches, the path a crash was seen on). Exits non-zero, or dies of a signal, when it fails.
@@ -105,7 +107,8 @@ install_native_llama() {
   version=$(grep -i '^llama-cpp-python==' requirements.lock | cut -d= -f3)
   # -march=native may use any instruction the CPU reports: key on all of its flags (and on
   # the build's own arguments, so a changed recipe builds anew)
-  key=$( (grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | LC_ALL=C sort -u; echo "$NATIVE_CMAKE_ARGS") \
+  key=$( (grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | LC_ALL=C sort -u; echo "$NATIVE_CMAKE_ARGS"
+    cat "${LLAMA_PATCHES[@]}") \
     | sha256sum | cut -c1-12)
   dir="${XDG_CACHE_HOME:-$HOME/.cache}/ragline/llama-native/$version-$key"
   if [ -f "$VENV/.ragline-llama" ] && [ "$(cat "$VENV/.ragline-llama")" = "$dir" ]; then
@@ -113,14 +116,18 @@ install_native_llama() {
   fi
   if ! ls "$dir"/llama_cpp_python-*.whl >/dev/null 2>&1; then
     log "building llama.cpp for this CPU (once per CPU type: about 10 minutes on 2 cores)"
-    rm -rf "$dir.part" && mkdir -p "$dir.part"
-    if ! CMAKE_ARGS="$NATIVE_CMAKE_ARGS" "$VENV/bin/python" -m pip \
-      --disable-pip-version-check wheel -q --no-deps --no-binary llama-cpp-python \
-      --no-cache-dir "llama-cpp-python==$version" -w "$dir.part"; then
+    rm -rf "$dir.part" && mkdir -p "$dir.part/src"
+    if ! { "$VENV/bin/python" -m pip --disable-pip-version-check download -q --no-deps \
+      --no-binary llama-cpp-python "llama-cpp-python==$version" -d "$dir.part" \
+      && tar -xzf "$dir.part"/llama_cpp_python-"$version".tar.gz -C "$dir.part/src" --strip-components=1 \
+      && (for p in "${LLAMA_PATCHES[@]}"; do patch -s -p1 -d "$dir.part/src" <"$p" || exit 1; done) \
+      && CMAKE_ARGS="$NATIVE_CMAKE_ARGS" "$VENV/bin/python" -m pip \
+      --disable-pip-version-check wheel -q --no-deps --no-cache-dir "$dir.part/src" -w "$dir.part"; }; then
       log "the native llama.cpp build failed; keeping the portable one"
       rm -rf "$dir.part"
       return
     fi
+    rm -rf "$dir.part/src" "$dir.part"/*.tar.gz
     rm -rf "$dir" && mv "$dir.part" "$dir"
   fi
   "$VENV/bin/python" -m pip --disable-pip-version-check install -q --no-deps --force-reinstall \
