@@ -12,11 +12,12 @@ PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
 # OCR (tesseract: English, Chinese; Japanese and Korean are 4 MB together), PDF pages to images,
-# MIME sniffing, the browser for UI tests, and headless LibreOffice for legacy .doc/.ppt/.xls
+# MIME sniffing, the browser for UI tests, patch (for the llama.cpp build), and headless
+# LibreOffice for legacy .doc/.ppt/.xls
 # (about 350 MB installed with --no-install-recommends; docs/ingestion.md has the numbers).
 # pandoc is not needed from apt: the pinned pypandoc-binary wheel ships it.
 APT_PACKAGES=(tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-jpn tesseract-ocr-kor poppler-utils
-  libmagic1 chromium chromium-driver
+  libmagic1 chromium chromium-driver patch
   libreoffice-core libreoffice-writer libreoffice-calc libreoffice-impress)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
