@@ -2,8 +2,9 @@
 
 The time to the first token is prompt evaluation: on 2 cores the default model (Q4_K_M)
 evaluates ~80-100 prompt tokens/s. Some types have faster CPU kernels for prompt batches
-(llamafile's tinyBLAS covers Q8_0, Q4_0 and BF16, not the K-quants). This script requantises
-the bundled GGUF into each type with llama.cpp's own ``llama_model_quantize`` (once, into
+(llamafile's tinyBLAS covers Q8_0, Q4_0 and BF16, not the K-quants; ggml's AMX kernels
+Q4_0, Q4_1, Q8_0 and the K-quants). This script requantises the bundled GGUF into each type
+(``ragline.llm.llama_cpu.requantised``: llama.cpp's own ``llama_model_quantize``, once, into
 ``--data-dir``), then times, per type, the evaluation of one ~420-token prompt (README text)
 and the generation of 24 tokens after it, several times on a warm model (the first pass
 after loading is dropped: it reads the weights from disk).
@@ -12,8 +13,9 @@ Requantising from Q4_K_M cannot add precision: the types are compared on speed o
 that won would be measured on the gold answers (``bench/answer_quality.py``) before use.
 
 Each type is also timed in both weight layouts (``llm.repack_weights``): repacked by llama.cpp
-at load into its CPU_REPACK layout (its "extra buffer types", llama.cpp's own default), or
-left as stored, where prompt batches take ggml's tiled kernels (AVX2 or AVX512-VNNI).
+at load into its "extra buffer types" (llama.cpp's own default: AMX tiles where its AMX
+kernels are built in, else its CPU_REPACK layout), or left as stored, where prompt batches
+take ggml's tiled kernels (AVX2 or AVX512-VNNI).
 
     .venv/bin/python bench/llm_quant.py [--model qwen2.5-coder-1.5b] [--types q8_0 q4_0 bf16]
         [--layouts plain repacked] [--data-dir /tmp/ragline-llm-quant] [--repeat 4]
@@ -23,7 +25,6 @@ left as stored, where prompt batches take ggml's tiled kernels (AVX2 or AVX512-V
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import statistics
 import sys
@@ -37,37 +38,15 @@ from bench.common import ROOT, machine, peak_rss_mb, table
 
 PROMPT_TOKENS = 420
 GENERATED = 24
-TYPES = ("q8_0", "q4_0", "bf16")
+TYPES = ("q8_0", "q4_0", "q4_1", "bf16")
 LAYOUTS = ("plain", "repacked")
-
-
-def requantise(source: Path, target: Path, kind: str) -> float:
-    """Write ``source`` requantised to ``kind`` at ``target`` (kept if there); seconds taken."""
-    import llama_cpp
-
-    if target.exists():
-        return 0.0
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{kind.upper()}")
-    params.allow_requantize = True
-    params.nthread = 0
-    partial = target.with_name(target.name + ".partial")
-    started = time.perf_counter()
-    failed = llama_cpp.llama_model_quantize(
-        str(source).encode(), str(partial).encode(), ctypes.byref(params)
-    )
-    if failed:
-        partial.unlink(missing_ok=True)
-        raise SystemExit(f"llama_model_quantize failed for {kind} ({failed})")
-    partial.rename(target)
-    return time.perf_counter() - started
 
 
 def speed(path: Path, text: str, repeat: int, threads: int, repack: bool) -> dict[str, Any]:
     """Prompt tokens/s and generated tokens/s (median and range over ``repeat`` passes)."""
     import llama_cpp
 
-    from ragline.llm.embedded import model_defaults
+    from ragline.llm.llama_cpu import model_defaults
 
     with model_defaults(llama_cpp, use_extra_bufts=repack):
         llm: Any = llama_cpp.Llama(
@@ -122,6 +101,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
+    from ragline.llm.llama_cpu import requantised
     from ragline.llm.models import resolve_model
     from ragline.llm.settings import LLMSettings
     from ragline.retrieval.embedders.offline import force_offline
@@ -132,9 +112,9 @@ def main() -> None:
     files = {"q4_k_m (bundled)": source}
     converted: dict[str, float] = {}
     for kind in args.types:
-        target = args.data_dir / "models" / f"{args.model}-{kind}.gguf"
-        converted[kind] = round(requantise(source, target, kind), 1)
-        files[kind] = target
+        started = time.perf_counter()
+        files[kind] = requantised(source, kind, args.data_dir / "models")
+        converted[kind] = round(time.perf_counter() - started, 1)
     rows = []
     for label, path in files.items():
         for layout in args.layouts:

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from ragline.llm.errors import LLMUnavailable
+from ragline.llm.llama_cpu import requantised, weights_for
 from ragline.llm.models import resolve_model
 from ragline.llm.settings import LLMSettings
 
@@ -26,15 +27,21 @@ re-hashing on later runs)."""
 
 def link_default_model(data_dir: Path) -> None:
     """Give ``data_dir`` the default bundled model (and its sha256 marker) as a link to the
-    shared copy, so the app finds it assembled; nothing when the model is not installed."""
+    shared copy, so the app finds it assembled, and the requantised copy the default
+    ``llm.weights_type`` loads on this machine, if any; nothing when the model is not
+    installed."""
     try:
         shared = resolve_model(LLMSettings(), MODELS_DIR).path
+        files = [shared, shared.with_name(shared.name + ".sha256")]
+        weights = weights_for(LLMSettings().weights_type, bundled=True)
+        if weights != "stored":
+            files.append(requantised(shared, weights, shared.parent))
     except LLMUnavailable:
         return  # the app will say so itself
     folder = data_dir / "models"
     folder.mkdir(parents=True, exist_ok=True)
-    for name in (shared.name, shared.name + ".sha256"):
-        src, dst = shared.with_name(name), folder / name
+    for src in files:
+        dst = folder / src.name
         if dst.exists() or not src.is_file():
             continue
         try:

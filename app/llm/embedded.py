@@ -14,18 +14,18 @@ its own few closing tokens.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import threading
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ragline.llm.errors import LLMError, LLMUnavailable
 from ragline.llm.gate import GenerationGate
+from ragline.llm.llama_cpu import model_defaults, repack_for, requantised
 from ragline.llm.types import (
     CancelToken,
     Completion,
@@ -36,30 +36,6 @@ from ragline.llm.types import (
 )
 from ragline.retrieval.embedders.offline import force_offline
 from ragline.retrieval.types import Message
-
-_DEFAULTS_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def model_defaults(llama_cpp: Any, **fields: Any) -> Iterator[None]:
-    """Model parameters that ``llama_cpp.Llama`` takes no argument for (``use_extra_bufts``:
-    whether llama.cpp repacks the weights into its CPU_REPACK layout at load), set on the
-    defaults it starts from, for the construction inside this block (one at a time)."""
-    module = llama_cpp.llama_cpp
-    with _DEFAULTS_LOCK:
-        original = module.llama_model_default_params
-
-        def defaults() -> Any:
-            params = original()
-            for name, value in fields.items():
-                setattr(params, name, value)
-            return params
-
-        module.llama_model_default_params = defaults
-        try:
-            yield
-        finally:
-            module.llama_model_default_params = original
 
 
 class LlamaCppLLM(StreamingBackend):
@@ -77,7 +53,9 @@ class LlamaCppLLM(StreamingBackend):
         max_queue: int = 8,
         queue_timeout_s: float = 120.0,
         reuse_prefix: bool = True,
-        repack_weights: bool = False,
+        repack_weights: bool | Literal["auto"] = "auto",
+        weights: Literal["stored", "q8_0"] = "stored",
+        converted_dir: Path | None = None,
     ) -> None:
         self.model_path = model_path
         self.model_id = model_id
@@ -87,6 +65,11 @@ class LlamaCppLLM(StreamingBackend):
         self.batch_size = batch_size
         self.reuse_prefix = reuse_prefix
         self.repack_weights = repack_weights
+        self.weights = weights
+        """The weights as stored, or requantised once (to Q8_0) into ``converted_dir``."""
+        self.converted_dir = converted_dir or model_path.parent
+        self.weights_repacked: bool | None = None
+        """Whether the loaded weights were repacked (``repack_weights`` resolved at load)."""
         self.gate = GenerationGate(max_queue, queue_timeout_s, label=f"LLM {model_id}")
         self._load_lock = threading.Lock()
         self._llama: Any = None
@@ -111,9 +94,13 @@ class LlamaCppLLM(StreamingBackend):
                 "the embedded LLM needs llama-cpp-python: pip install llama-cpp-python"
             ) from exc
         try:
-            with model_defaults(llama_cpp, use_extra_bufts=self.repack_weights):
+            path = self.model_path
+            if self.weights != "stored":
+                path = requantised(self.model_path, self.weights, self.converted_dir)
+            repack = repack_for(self.repack_weights, llama_cpp)
+            with model_defaults(llama_cpp, use_extra_bufts=repack):
                 llama = llama_cpp.Llama(
-                    model_path=str(self.model_path),
+                    model_path=str(path),
                     n_ctx=self.context_window,
                     n_threads=self.threads,
                     n_threads_batch=self.threads,
@@ -123,6 +110,7 @@ class LlamaCppLLM(StreamingBackend):
                 )
         except (ValueError, RuntimeError, OSError) as exc:
             raise LLMUnavailable(f"cannot load GGUF {self.model_path}: {exc}") from exc
+        self.weights_repacked = repack
         template = llama.metadata.get("tokenizer.chat_template")
         if not template:
             llama.close()

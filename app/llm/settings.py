@@ -27,11 +27,19 @@ class LLMSettings(BaseModel):
     threads: int = Field(0, ge=0, description="llama-cpp CPU threads; 0 = one per core.")
     gpu_layers: int = Field(0, ge=-1, description="llama-cpp layers offloaded to GPU; -1 = all.")
     batch_size: int = Field(512, ge=1, description="llama-cpp prompt batch size (n_batch).")
-    repack_weights: bool = Field(
-        False,
-        description="llama-cpp: repack the weights into llama.cpp's CPU_REPACK layout at load "
-        "(its 'extra buffer types'): faster generation, slower prompts on AVX-512 CPUs, where "
-        "the plain layout takes ggml's tiled VNNI kernels (docs/benchmarks.md).",
+    repack_weights: bool | Literal["auto"] = Field(
+        "auto",
+        description="llama-cpp: let llama.cpp repack the weights at load into its 'extra buffer "
+        "types' (AMX tiles where its AMX kernels are built in, else its CPU_REPACK layout). "
+        "auto: repack only where the AMX kernels are built in (a native build on a CPU with "
+        "AMX); elsewhere the stored layout evaluates prompts faster (docs/benchmarks.md).",
+    )
+    weights_type: Literal["auto", "stored", "q8_0"] = Field(
+        "auto",
+        description="llama-cpp: the weights' quantisation type. q8_0: requantised once into "
+        "data_dir/models (seconds; 8 bits hold Q4_K_M's values nearly exactly; 1.8 GB for "
+        "the default model instead of 1.1 GB), the fastest type on AMX tiles. auto: q8_0 for "
+        "a bundled model where llama.cpp's AMX kernels are built in, else as stored.",
     )
     reuse_prefix: bool = Field(
         True,

@@ -28,6 +28,7 @@ from ragline.ingest.pipeline import Ingestor
 from ragline.llm.models import resolve_model
 from ragline.llm.settings import LLMSettings
 from ragline.settings import Settings
+from tests.models import link_default_model
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +52,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnswerStack]:
         llm=LLMSettings(),  # the default model
         cache=CacheSettings(enabled=False, redis_url=""),
     )
+    link_default_model(settings.data_dir)  # the shared copies, assembled once per machine
     try:
         resolve_model(settings.llm, settings.data_dir)
     except Exception as exc:  # the model packages are part of set-up; say so if missing

@@ -112,21 +112,6 @@ def test_yes_probability_reads_the_first_token_and_keeps_the_prefix(qwen: LlamaC
     assert "9" in after_check
 
 
-def test_model_defaults_are_set_for_the_block_only() -> None:
-    import llama_cpp
-
-    from ragline.llm.embedded import model_defaults
-
-    default = llama_cpp.llama_cpp.llama_model_default_params
-    assert default().use_extra_bufts is True
-    with model_defaults(llama_cpp, use_extra_bufts=False):
-        assert llama_cpp.llama_cpp.llama_model_default_params().use_extra_bufts is False
-    assert llama_cpp.llama_cpp.llama_model_default_params is default
-    with pytest.raises(RuntimeError), model_defaults(llama_cpp, use_extra_bufts=False):
-        raise RuntimeError("loading failed")
-    assert llama_cpp.llama_cpp.llama_model_default_params is default
-
-
 @pytest.mark.parametrize("repack", [False, True])
 def test_weights_load_in_either_layout(repack: bool, tmp_path: Path) -> None:
     model = resolve_model(LLMSettings(model=SMOLLM2.name), tmp_path)  # inside its package
@@ -140,5 +125,6 @@ def test_weights_load_in_either_layout(repack: bool, tmp_path: Path) -> None:
             GenerationParams(max_new_tokens=4),
         )
         assert done.prompt_tokens > 100 and 1 <= done.completion_tokens <= 4
+        assert llm.weights_repacked is repack
     finally:
         llm.close()

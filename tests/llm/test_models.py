@@ -93,13 +93,23 @@ def test_registry_names_and_errors(settings: Settings) -> None:
         load_llm(bad)
     smol = settings.model_copy(update={"llm": LLMSettings(model="smollm2-135m")})
     llm = load_llm(smol)  # not loaded yet: building it is cheap
-    assert llm.model_id == SMOLLM2.model_id and llm.context_window == 4096
-    assert isinstance(llm, LlamaCppLLM) and llm.repack_weights is False
-    repacked = smol.model_copy(
-        update={"llm": LLMSettings(model="smollm2-135m", repack_weights=True)}
+    assert llm.context_window == 4096
+    assert isinstance(llm, LlamaCppLLM) and llm.weights in ("stored", "q8_0")  # by the CPU
+    converted = "" if llm.weights == "stored" else f":{llm.weights}"
+    assert llm.model_id == SMOLLM2.model_id + converted  # cached answers keep apart
+    stored = smol.model_copy(
+        update={"llm": LLMSettings(model="smollm2-135m", weights_type="stored")}
     )
-    llm = load_llm(repacked)
-    assert isinstance(llm, LlamaCppLLM) and llm.repack_weights is True
+    assert load_llm(stored).model_id == SMOLLM2.model_id
+    wanted = smol.model_copy(update={"llm": LLMSettings(model="smollm2-135m", weights_type="q8_0")})
+    assert load_llm(wanted).model_id == SMOLLM2.model_id + ":q8_0"
+    assert isinstance(llm, LlamaCppLLM) and llm.repack_weights == "auto"
+    for setting in (True, False):
+        chosen = smol.model_copy(
+            update={"llm": LLMSettings(model="smollm2-135m", repack_weights=setting)}
+        )
+        llm = load_llm(chosen)
+        assert isinstance(llm, LlamaCppLLM) and llm.repack_weights is setting
     remote = settings.model_copy(
         update={"llm": LLMSettings(backend="openai", model="qwen", base_url="http://h:1/v1")}
     )
