@@ -189,6 +189,8 @@ def make_record(
         "unsupported_sentences": len(answer.unsupported) if answer is not None else 0,
         "unsupported": list(answer.unsupported) if answer is not None else [],
         "first_pass_cache": answer.cache_kind if answer is not None and answer.cached else None,
+        "timings_ms": dict(answer.timings_ms) if answer is not None else {},
+        "tokens": dict(answer.tokens) if answer is not None else {},
         "error": error,
     }
 
