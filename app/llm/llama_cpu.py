@@ -79,6 +79,12 @@ def weights_for(setting: WeightsType, *, bundled: bool) -> Literal["stored", "q8
     return "q8_0" if amx_kernels(llama_cpp) else "stored"
 
 
+def converted_id(model_id: str, weights: str) -> str:
+    """The model id of ``model_id``'s weights as loaded ("…:q8_0" when requantised): answers
+    cached from one never serve the other."""
+    return model_id if weights == "stored" else f"{model_id}:{weights}"
+
+
 def requantised(source: Path, kind: str, directory: Path) -> Path:
     """``source`` requantised to ``kind`` (e.g. "q8_0") with llama.cpp's own
     ``llama_model_quantize``, written once to ``directory`` (atomically renamed into place)

@@ -11,7 +11,7 @@ from ragline.retrieval.errors import ConfigError
 
 def _llama_cpp(settings: LLMConfig) -> LLM:
     from ragline.llm.embedded import LlamaCppLLM
-    from ragline.llm.llama_cpu import weights_for
+    from ragline.llm.llama_cpu import converted_id, weights_for
     from ragline.llm.models import resolve_model
 
     llm = settings.llm
@@ -19,7 +19,7 @@ def _llama_cpp(settings: LLMConfig) -> LLM:
     weights = weights_for(llm.weights_type, bundled=llm.model_path is None)
     return LlamaCppLLM(
         model.path,
-        model.model_id if weights == "stored" else f"{model.model_id}:{weights}",
+        converted_id(model.model_id, weights),
         weights=weights,
         converted_dir=settings.data_dir / "models",
         context_window=llm.context_window,

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ragline.cli import app
+from ragline.llm.llama_cpu import converted_id, weights_for
 from ragline.llm.models import BUNDLED
 from ragline.llm.settings import LLMSettings
 from ragline.retrieval.collection import Collection
@@ -104,7 +105,9 @@ def test_prompt_show_prints_the_exact_prompt(collection: Collection) -> None:
         <= prompt["tokens"]["context_window"]
     )
     # counted with the answering model's own tokenizer, as `ask` packs it
-    assert prompt["tokenizer_id"] == BUNDLED[LLMSettings().model].model_id
+    default = LLMSettings()
+    weights = weights_for(default.weights_type, bundled=True)
+    assert prompt["tokenizer_id"] == converted_id(BUNDLED[default.model].model_id, weights)
 
 
 @pytest.mark.slow
