@@ -12,6 +12,7 @@ import pytest
 
 from ragline.llm import LLMUnavailable, load_llm
 from ragline.llm.embedded import LlamaCppLLM
+from ragline.llm.llama_cpu import converted_id
 from ragline.llm.models import QWEN, SMOLLM2, SplitModel, assemble, resolve_model, split_parts
 from ragline.llm.settings import LLMSettings
 from ragline.retrieval.errors import ConfigError
@@ -95,8 +96,7 @@ def test_registry_names_and_errors(settings: Settings) -> None:
     llm = load_llm(smol)  # not loaded yet: building it is cheap
     assert llm.context_window == 4096
     assert isinstance(llm, LlamaCppLLM) and llm.weights in ("stored", "q8_0")  # by the CPU
-    converted = "" if llm.weights == "stored" else f":{llm.weights}"
-    assert llm.model_id == SMOLLM2.model_id + converted  # cached answers keep apart
+    assert llm.model_id == converted_id(SMOLLM2.model_id, llm.weights)  # cached answers apart
     stored = smol.model_copy(
         update={"llm": LLMSettings(model="smollm2-135m", weights_type="stored")}
     )
